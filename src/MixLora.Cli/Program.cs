@@ -1,1 +1,3 @@
-Console.WriteLine("mixlora");
+using MixLora.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,25 @@
+using System.CommandLine;
+using MixLora.IO;
+
+namespace MixLora.Cli.Commands;
+
+/// <summary>`mixlora convert ...`: import checkpoints from other formats.</summary>
+public static class ConvertCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "llama2.c checkpoint (.bin, legacy version-0 layout).", Required = true };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "SentencePiece tokenizer.model that goes with the checkpoint.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Output folder (Hugging Face layout).", Required = true };
+        var llama2c = new Command("llama2c", "Convert a karpathy llama2.c checkpoint into a Hugging Face model folder.") { checkpoint, tokenizer, output };
+        llama2c.SetAction(parse =>
+        {
+            var dir = parse.GetValue(output)!;
+            var header = Llama2cConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, dir);
+            console.Info($"converted: dim {header.Dim}, {header.Layers} layers, {header.Heads} heads ({header.KvHeads} kv), vocab {header.VocabSize}, " +
+                         $"{(header.SharedClassifier ? "tied" : "separate")} classifier -> {dir}");
+            return 0;
+        });
+        return new Command("convert", "Convert checkpoints and adapters between formats.") { llama2c };
+    }
+}

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MixLora.Config;
+
+/// <summary>
+/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2).
+/// Property names mirror the JSON keys; defaults are those of the Hugging Face config classes.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Model families this build can run.</summary>
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2"];
+
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "";
+    [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; }
+    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; }
+    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; }
+    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; }
+    [JsonPropertyName("num_key_value_heads")] public int? NumKeyValueHeads { get; init; }
+    [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; init; }
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
+    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    [JsonPropertyName("rope_scaling")] public RopeScalingConfig? RopeScaling { get; init; }
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
+    [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
+    [JsonPropertyName("mlp_bias")] public bool MlpBias { get; init; }
+    [JsonPropertyName("sliding_window")] public int? SlidingWindow { get; init; }
+    [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
+    [JsonPropertyName("max_window_layers")] public int? MaxWindowLayers { get; init; }
+    [JsonPropertyName("bos_token_id")] public JsonElement? BosTokenId { get; init; }
+    [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenId { get; init; }
+    [JsonPropertyName("pad_token_id")] public JsonElement? PadTokenId { get; init; }
+    [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+
+    /// <summary>Key/value heads (GQA); equals the query heads when the file does not say.</summary>
+    [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
+
+    /// <summary>Per-head size: <c>head_dim</c> when given, else hidden_size / num_attention_heads.</summary>
+    [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / Math.Max(1, NumAttentionHeads);
+
+    /// <summary>Qwen2 has q/k/v biases (and no o_proj bias) whatever <c>attention_bias</c> says.</summary>
+    [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || AttentionBias;
+
+    [JsonIgnore] public bool OutputProjectionBias => ModelType != "qwen2" && AttentionBias;
+
+    /// <summary>The sliding attention window of layer <paramref name="layer"/>, or null for full causal attention.</summary>
+    public int? SlidingWindowForLayer(int layer) => ModelType switch
+    {
+        "mistral" => SlidingWindow,
+        "qwen2" when UseSlidingWindow == true && layer >= (MaxWindowLayers ?? 0) => SlidingWindow,
+        _ => null,
+    };
+
+    /// <summary>The first id of <c>eos_token_id</c> (which may be a number or a list of numbers).</summary>
+    [JsonIgnore] public IReadOnlyList<int> EosTokenIds => IdList(EosTokenId);
+
+    [JsonIgnore] public int? BosId => IdList(BosTokenId) is [var first, ..] ? first : null;
+
+    [JsonIgnore] public int? PadId => IdList(PadTokenId) is [var first, ..] ? first : null;
+
+    private static IReadOnlyList<int> IdList(JsonElement? element) => element switch
+    {
+        { ValueKind: JsonValueKind.Number } e when e.TryGetInt32(out var id) => [id],
+        { ValueKind: JsonValueKind.Array } e => e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt32()).ToList(),
+        _ => [],
+    };
+
+    /// <summary>Reads and validates a <c>config.json</c>.</summary>
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidFileException(path, "file not found (a model folder needs a config.json)");
+        ModelConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(path), JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is null ? "" : $" at {e.Path}";
+            throw new InvalidFileException(path, $"not a valid config.json{where}: {e.Message}");
+        }
+        if (config is null) throw new InvalidFileException(path, "expected a JSON object, got null");
+        config.Validate(path);
+        return config;
+    }
+
+    /// <summary>Checks every key the decoder needs; errors name the key and the expected value.</summary>
+    public void Validate(string file)
+    {
+        if (string.IsNullOrEmpty(ModelType))
+            throw new InvalidFileException(file, "missing key \"model_type\" (expected one of: " + string.Join(", ", SupportedModelTypes) + ")");
+        if (!SupportedModelTypes.Contains(ModelType))
+            throw new InvalidFileException(file, $"model_type \"{ModelType}\" is not supported (supported: {string.Join(", ", SupportedModelTypes)})");
+        RequirePositive(file, "hidden_size", HiddenSize);
+        RequirePositive(file, "intermediate_size", IntermediateSize);
+        RequirePositive(file, "num_hidden_layers", NumHiddenLayers);
+        RequirePositive(file, "num_attention_heads", NumAttentionHeads);
+        RequirePositive(file, "vocab_size", VocabSize);
+        RequirePositive(file, "max_position_embeddings", MaxPositionEmbeddings);
+        RequirePositive(file, "num_key_value_heads", KeyValueHeads);
+        if (NumAttentionHeads % KeyValueHeads != 0)
+            throw new InvalidFileException(file, $"num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({KeyValueHeads})");
+        if (HeadDimOverride is null && HiddenSize % NumAttentionHeads != 0)
+            throw new InvalidFileException(file, $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}) when head_dim is not given");
+        RequirePositive(file, "head_dim", HeadDim);
+        if (HeadDim % 2 != 0) throw new InvalidFileException(file, $"head_dim must be even for rotary embeddings, got {HeadDim}");
+        if (RmsNormEps <= 0) throw new InvalidFileException(file, $"rms_norm_eps must be > 0, got {RmsNormEps}");
+        if (RopeTheta <= 0) throw new InvalidFileException(file, $"rope_theta must be > 0, got {RopeTheta}");
+        if (SlidingWindow is <= 0) throw new InvalidFileException(file, $"sliding_window must be > 0 or null, got {SlidingWindow}");
+        if (!Models.Activations.IsSupported(HiddenAct))
+            throw new InvalidFileException(file, $"hidden_act \"{HiddenAct}\" is not supported (supported: {string.Join(", ", Models.Activations.Names)})");
+        RopeScaling?.Validate(file);
+    }
+
+    private static void RequirePositive(string file, string key, int value)
+    {
+        if (value <= 0) throw new InvalidFileException(file, $"key \"{key}\" must be a positive integer, got {value} (missing?)");
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        // HF config.json files carry many keys this decoder does not need (architectures, initializer_range, ...).
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        AllowTrailingCommas = false,
+    };
+
+    /// <summary>Serialises the config back to JSON (only the keys this record knows).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    });
+}

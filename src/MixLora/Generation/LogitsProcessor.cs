@@ -1,0 +1,50 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MixLora.Generation;
+
+/// <summary>Turns next-token logits into a token id (spec §9.2 order: penalty, temperature, top-k, top-p, sample).</summary>
+public sealed class LogitsProcessor
+{
+    private readonly SamplingOptions _options;
+    private readonly Generator _generator;
+
+    public LogitsProcessor(SamplingOptions options)
+    {
+        _options = options;
+        _generator = new Generator((ulong)(options.Seed ?? DateTime.UtcNow.Ticks));
+    }
+
+    /// <summary>logits: [V] (fp32); history: ids already in the sequence (prompt included).</summary>
+    public int Next(Tensor logits, IReadOnlyCollection<int> history)
+    {
+        using var scope = NewDisposeScope();
+        var scores = logits.to(ScalarType.Float32).clone();
+        if (_options.RepetitionPenalty != 1.0 && history.Count > 0)
+        {
+            var seen = tensor(history.Distinct().Select(i => (long)i).ToArray(), device: scores.device);
+            var picked = scores.index_select(0, seen);
+            var penalised = where(picked.lt(0), picked * _options.RepetitionPenalty, picked / _options.RepetitionPenalty);
+            scores.index_copy_(0, seen, penalised);
+        }
+        if (_options.IsGreedy) return (int)scores.argmax().item<long>();
+
+        scores = scores / _options.Temperature;
+        if (_options.TopK > 0 && _options.TopK < scores.shape[0])
+        {
+            var kth = scores.topk(_options.TopK).values[-1];
+            scores = scores.masked_fill(scores.lt(kth), float.NegativeInfinity);
+        }
+        if (_options.TopP < 1.0)
+        {
+            var (sorted, order) = scores.sort(descending: true);
+            var cumulative = nn.functional.softmax(sorted, 0).cumsum(0);
+            // Drop a token when the tokens ranked above it already reach top_p; the best token always stays.
+            var drop = (cumulative - nn.functional.softmax(sorted, 0)).ge(_options.TopP);
+            var dropInVocabOrder = zeros_like(drop).scatter(0, order, drop);
+            scores = scores.masked_fill(dropInVocabOrder, float.NegativeInfinity);
+        }
+        var probabilities = nn.functional.softmax(scores, 0);
+        return (int)multinomial(probabilities, 1, generator: _generator).item<long>();
+    }
+}

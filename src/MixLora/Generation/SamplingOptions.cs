@@ -1,0 +1,38 @@
+namespace MixLora.Generation;
+
+/// <summary>
+/// How the next token is chosen. Defaults follow the reference GenerateConfig (temperature 1, top-p 0.9, top-k 50,
+/// repetition penalty 1.1). Temperature 0 means greedy decoding.
+/// </summary>
+public sealed record SamplingOptions
+{
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; } = 1.0;
+
+    /// <summary>Nucleus sampling: keep the smallest set of tokens whose probability reaches TopP (1 = off).</summary>
+    public double TopP { get; init; } = 0.9;
+
+    /// <summary>Keep only the K most likely tokens (0 = off).</summary>
+    public int TopK { get; init; } = 50;
+
+    /// <summary>Divides positive (multiplies negative) logits of tokens already in the sequence (1 = off).</summary>
+    public double RepetitionPenalty { get; init; } = 1.1;
+
+    /// <summary>Seed of the sampler; null draws one from the clock.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Reuse past keys/values (fast); false recomputes the whole sequence every step.</summary>
+    public bool UseCache { get; init; } = true;
+
+    public bool IsGreedy => Temperature == 0;
+
+    /// <summary>Throws a <see cref="MixLoraException"/> naming the option that is out of range.</summary>
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new MixLoraException($"--max-new-tokens must be ≥ 0, got {MaxNewTokens}");
+        if (Temperature < 0 || double.IsNaN(Temperature)) throw new MixLoraException($"--temperature must be ≥ 0, got {Temperature}");
+        if (!(TopP > 0 && TopP <= 1)) throw new MixLoraException($"--top-p must be in (0, 1], got {TopP}");
+        if (TopK < 0) throw new MixLoraException($"--top-k must be ≥ 0, got {TopK}");
+        if (!(RepetitionPenalty > 0)) throw new MixLoraException($"--repetition-penalty must be > 0, got {RepetitionPenalty}");
+    }
+}

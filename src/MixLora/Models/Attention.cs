@@ -1,0 +1,63 @@
+using MixLora.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MixLora.Models;
+
+/// <summary>Multi-head causal self-attention with grouped-query KV heads, rotate-half RoPE and an optional sliding window.</summary>
+public sealed class Attention : nn.Module<Tensor, Tensor>
+{
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+    private readonly int _layer;
+    private readonly int? _window;
+
+    public Attention(ModelConfig config, int layer, AdaptableLinear q, AdaptableLinear k, AdaptableLinear v, AdaptableLinear o)
+        : base(nameof(Attention))
+    {
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.KeyValueHeads;
+        _headDim = config.HeadDim;
+        _layer = layer;
+        _window = config.SlidingWindowForLayer(layer);
+        QProj = q; KProj = k; VProj = v; OProj = o;
+        register_module("q_proj", q);
+        register_module("k_proj", k);
+        register_module("v_proj", v);
+        register_module("o_proj", o);
+    }
+
+    public AdaptableLinear QProj { get; }
+    public AdaptableLinear KProj { get; }
+    public AdaptableLinear VProj { get; }
+    public AdaptableLinear OProj { get; }
+
+    public override Tensor forward(Tensor x) =>
+        throw new InvalidOperationException("Attention needs a DecoderContext; call Forward(x, context).");
+
+    /// <summary>x: [B, T, H] -> [B, T, H].</summary>
+    public Tensor Forward(Tensor x, DecoderContext context)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = QProj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);      // [B, T, nh*hd] -> [B, nh, T, hd]
+        var k = KProj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        var v = VProj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
+        k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
+        if (context.Cache is not null) (k, v) = context.Cache.Append(_layer, k, v);  // -> [B, nkv, past+T, hd]
+        if (_kvHeads != _heads)
+        {
+            // SDPA here has no GQA: query head h reads KV head h / (nh/nkv).
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                      // [B, nkv, S, hd] -> [B, nh, S, hd]
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+        }
+        var mask = context.AttentionMaskFor(_window);
+        var attended = mask is null
+            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
+            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);  // [B, nh, T, hd]
+        var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B, nh, T, hd] -> [B, T, nh*hd]
+        return OProj.forward(merged).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
+    }
+}

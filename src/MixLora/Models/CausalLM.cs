@@ -1,0 +1,82 @@
+using MixLora.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MixLora.Models;
+
+/// <summary>
+/// A LLaMA-family decoder-only language model (llama, mistral, qwen2) with frozen weights. Module paths equal the
+/// Hugging Face checkpoint names (<c>model.layers.0.self_attn.q_proj.weight</c>, ...), so <c>named_parameters()</c>
+/// is the state dict.
+/// </summary>
+public sealed class CausalLM : nn.Module<Tensor, Tensor>
+{
+    private readonly DecoderStack _model;
+    private readonly Parameter? _lmHead;
+
+    private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead) : base(nameof(CausalLM))
+    {
+        Config = config;
+        _model = model;
+        _lmHead = lmHead;
+        register_module("model", model);
+        if (lmHead is not null)
+        {
+            var head = new ParameterHolder(lmHead);
+            register_module("lm_head", head);
+        }
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>The decoder layers, for adapters to attach to.</summary>
+    public IReadOnlyList<DecoderLayer> Layers => _model.Layers;
+
+    /// <summary>The token embedding matrix [V, H].</summary>
+    public Parameter EmbedTokens => _model.EmbedTokens;
+
+    /// <summary>The output projection [V, H] (the embedding matrix when tied).</summary>
+    public Tensor LmHeadWeight => _lmHead ?? _model.EmbedTokens;
+
+    /// <summary>Builds the model from named weights; call <see cref="StateDictWeightSource.ThrowIfIncomplete"/> afterwards.</summary>
+    public static CausalLM Create(ModelConfig config, IWeightSource weights)
+    {
+        var model = DecoderStack.Create(config, weights);
+        Parameter? head = null;
+        if (!config.TieWordEmbeddings)
+            head = new Parameter(weights.Get("lm_head.weight", [config.VocabSize, config.HiddenSize]), requires_grad: false);
+        else if (weights.TryGet("lm_head.weight", [config.VocabSize, config.HiddenSize]) is { } redundant)
+            redundant.Dispose(); // some tied checkpoints also store the head; the embedding is authoritative
+        return new CausalLM(config, model, head);
+    }
+
+    /// <summary>Logits [B, T, V] for input ids [B, T] (plain full-sequence forward).</summary>
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var output = Forward(inputIds);
+        return output.Logits.alias();
+    }
+
+    /// <summary>
+    /// Runs the decoder. inputIds: [B, T]; attentionMask: [B, past+T] (1 = token, 0 = padding) or null;
+    /// cache: appended to and advanced by T; positions: [T] or [B, T] (default past … past+T−1).
+    /// </summary>
+    public CausalLMOutput Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positions = null)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training);
+        var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
+        cache?.Advance((int)inputIds.shape[1]);
+        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), routerLogits.Select(r => r.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <summary>Number of parameters of the base model (the tied head counted once).</summary>
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>Holds a lone parameter under the name "weight" so the state dict reads <c>lm_head.weight</c>.</summary>
+    private sealed class ParameterHolder : nn.Module
+    {
+        public ParameterHolder(Parameter weight) : base("lm_head") => register_parameter("weight", weight);
+    }
+}

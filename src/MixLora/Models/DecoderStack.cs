@@ -1,0 +1,106 @@
+using MixLora.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MixLora.Models;
+
+/// <summary>Embedding, decoder layers and final norm (the checkpoint's <c>model.*</c> prefix).</summary>
+public sealed class DecoderStack : nn.Module
+{
+    private readonly ModuleList<DecoderLayer> _layers;
+    private readonly IReadOnlyList<DecoderLayer> _layerList;
+    private readonly RmsNorm _norm;
+    private readonly RotaryEmbedding _rope;
+
+    private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, RmsNorm norm) : base("model")
+    {
+        Config = config;
+        EmbedTokens = embed;
+        _layers = new ModuleList<DecoderLayer>(layers.ToArray());
+        _layerList = layers;
+        _norm = norm;
+        _rope = new RotaryEmbedding(config, embed.device);
+        register_module("embed_tokens", new EmbeddingHolder(embed));
+        register_module("layers", _layers);
+        register_module("norm", norm);
+    }
+
+    public ModelConfig Config { get; }
+    public Parameter EmbedTokens { get; }
+    public IReadOnlyList<DecoderLayer> Layers => _layerList;
+
+    internal static DecoderStack Create(ModelConfig c, IWeightSource w)
+    {
+        long h = c.HiddenSize, i = c.IntermediateSize, hd = c.HeadDim;
+        long qOut = c.NumAttentionHeads * hd, kvOut = c.KeyValueHeads * hd;
+        var embed = new Parameter(w.Get("model.embed_tokens.weight", [c.VocabSize, h]), requires_grad: false);
+        var layers = new List<DecoderLayer>();
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            AdaptableLinear Linear(string name, long outF, long inF, bool bias) =>
+                new(w.Get(p + name + ".weight", [outF, inF]), bias ? w.Get(p + name + ".bias", [outF]) : null);
+            var attention = new Attention(c, l,
+                Linear("self_attn.q_proj", qOut, h, c.QkvBias),
+                Linear("self_attn.k_proj", kvOut, h, c.QkvBias),
+                Linear("self_attn.v_proj", kvOut, h, c.QkvBias),
+                Linear("self_attn.o_proj", h, qOut, c.OutputProjectionBias));
+            var mlp = new FeedForward(
+                Linear("mlp.gate_proj", i, h, c.MlpBias),
+                Linear("mlp.up_proj", i, h, c.MlpBias),
+                Linear("mlp.down_proj", h, i, c.MlpBias),
+                c.HiddenAct);
+            layers.Add(new DecoderLayer(attention, mlp,
+                new RmsNorm(w.Get(p + "input_layernorm.weight", [h]), c.RmsNormEps),
+                new RmsNorm(w.Get(p + "post_attention_layernorm.weight", [h]), c.RmsNormEps)));
+        }
+        var norm = new RmsNorm(w.Get("model.norm.weight", [h]), c.RmsNormEps);
+        return new DecoderStack(c, embed, layers, norm);
+    }
+
+    /// <summary>inputIds [B, T] -> final hidden states [B, T, H] and the router logits of routed layers.</summary>
+    internal (Tensor Hidden, List<Tensor> RouterLogits) Forward(Tensor inputIds, Tensor? paddingMask, KvCache? cache, Tensor? positions, bool training)
+    {
+        if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [B, T], got [{string.Join(", ", inputIds.shape)}]");
+        int past = cache?.Length ?? 0;
+        int t = (int)inputIds.shape[1];
+        var device = EmbedTokens.device;
+        var hidden = EmbedTokens.index_select(0, inputIds.flatten()).view(inputIds.shape[0], t, -1); // [B, T] -> [B, T, H]
+        positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: device);
+        var (cos, sin) = _rope.Tables(positions, hidden.dtype);
+        bool needsPadding = paddingMask is not null && paddingMask.eq(0).any().item<bool>();
+        // Masks are built here, once per distinct window, so they live in the caller's dispose scope for all layers.
+        // Plain causal attention over a fresh sequence needs no explicit mask (SDPA's is_causal).
+        var masks = new Dictionary<int, Tensor>();
+        for (int l = 0; l < _layerList.Count; l++)
+        {
+            int? window = Config.SlidingWindowForLayer(l);
+            if (!needsPadding && past == 0 && window is null) continue;
+            int key = window ?? -1;
+            if (!masks.ContainsKey(key)) masks[key] = AttentionMask.Build(past, t, needsPadding ? paddingMask : null, window, device);
+        }
+        Tensor? MaskFor(int? window) => masks.TryGetValue(window ?? -1, out var mask) ? mask : null;
+        var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor) { Training = training };
+        var routerLogits = new List<Tensor>();
+        foreach (var layer in _layerList)
+        {
+            var output = layer.Forward(hidden, context);
+            hidden = output.Hidden;
+            if (output.RouterLogits is not null) routerLogits.Add(output.RouterLogits);
+        }
+        return (_norm.forward(hidden), routerLogits);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _rope.Dispose();
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Holds the embedding matrix under the name "weight" (<c>model.embed_tokens.weight</c>).</summary>
+    private sealed class EmbeddingHolder : nn.Module
+    {
+        public EmbeddingHolder(Parameter weight) : base("embed_tokens") => register_parameter("weight", weight);
+    }
+}

@@ -1,0 +1,34 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MixLora.Models;
+
+/// <summary>The LLaMA gated FFN: down(act(gate(x)) ⊙ up(x)). W1 = gate_proj, W3 = up_proj, W2 = down_proj.</summary>
+public sealed class FeedForward : nn.Module<Tensor, Tensor>
+{
+    public FeedForward(AdaptableLinear gateProj, AdaptableLinear upProj, AdaptableLinear downProj, string activation)
+        : base(nameof(FeedForward))
+    {
+        GateProj = gateProj;
+        UpProj = upProj;
+        DownProj = downProj;
+        ActivationName = activation;
+        Activation = Activations.Get(activation);
+        register_module("gate_proj", gateProj);
+        register_module("up_proj", upProj);
+        register_module("down_proj", downProj);
+    }
+
+    public AdaptableLinear GateProj { get; }
+    public AdaptableLinear UpProj { get; }
+    public AdaptableLinear DownProj { get; }
+    public string ActivationName { get; }
+    public Func<Tensor, Tensor> Activation { get; }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Activation(GateProj.forward(x)) * UpProj.forward(x);          // [.., H] -> [.., I]
+        return DownProj.forward(hidden).MoveToOuterDisposeScope();                   // [.., I] -> [.., H]
+    }
+}
