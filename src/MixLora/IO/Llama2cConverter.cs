@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MixLora.Config;
@@ -24,15 +25,16 @@ public static class Llama2cConverter
     {
         if (!File.Exists(checkpoint)) throw new MixLoraException($"{checkpoint}: checkpoint not found");
         if (!File.Exists(tokenizerModel)) throw new MixLoraException($"{tokenizerModel}: tokenizer not found");
+        // File.ReadAllBytes limits checkpoints to 2 GB, ample for llama2.c models (stories15M…110M).
         var bytes = File.ReadAllBytes(checkpoint);
         var header = ReadHeader(checkpoint, bytes);
         var tensors = ReadTensors(checkpoint, bytes, header);
         try
         {
             Directory.CreateDirectory(outputDir);
-            SafeTensorsFile.Save(Path.Combine(outputDir, HfModelFolder.SafeTensorsFileName),
+            SafeTensorsFile.Save(Path.Combine(outputDir, "model.safetensors"),
                 tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal));
-            AtomicFile.WriteAllText(Path.Combine(outputDir, HfModelFolder.ConfigFile), ConfigJson(header));
+            AtomicFile.WriteAllText(Path.Combine(outputDir, "config.json"), ConfigJson(header));
             AtomicFile.WriteAllText(Path.Combine(outputDir, "tokenizer_config.json"), TokenizerConfigJson(header));
             AtomicFile.Copy(tokenizerModel, Path.Combine(outputDir, "tokenizer.model"));
         }
@@ -69,7 +71,8 @@ public static class Llama2cConverter
         Tensor Next(params long[] shape)
         {
             long n = shape.Aggregate(1L, (a, b) => a * b);
-            var t = frombuffer(bytes, ScalarType.Float32, count: n, offset: offset).reshape(shape).clone();
+            var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, (int)(4 * n))).ToArray();
+            var t = tensor(values, shape);
             offset += 4 * n;
             return t;
         }
