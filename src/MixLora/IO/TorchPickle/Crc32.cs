@@ -17,9 +17,10 @@ internal static class Crc32
         return table;
     }
 
-    public static uint Compute(ReadOnlySpan<byte> data)
+    /// <summary>The CRC of <paramref name="data"/>; pass the CRC of the preceding bytes to continue a running one.</summary>
+    public static uint Compute(ReadOnlySpan<byte> data, uint crcOfPrecedingBytes = 0)
     {
-        var crc = 0xFFFFFFFFu;
+        var crc = ~crcOfPrecedingBytes;
         foreach (var b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
         return ~crc;
     }

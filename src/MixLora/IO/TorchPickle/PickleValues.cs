@@ -17,13 +17,16 @@ internal sealed class PickleList
 /// <summary>A Python dict or OrderedDict: insertion-ordered, a repeated key replaces the value in place.</summary>
 internal sealed class PickleDict
 {
-    private readonly List<KeyValuePair<object, object?>> _entries = [];
-    private readonly Dictionary<object, int> _indexByKey = [];
+    // Allocated on first use: a hostile pickle may create many empty dicts, and each should cost little.
+    private List<KeyValuePair<object, object?>>? _entries;
+    private Dictionary<object, int>? _indexByKey;
 
-    public IReadOnlyList<KeyValuePair<object, object?>> Entries => _entries;
+    public IReadOnlyList<KeyValuePair<object, object?>> Entries => _entries ?? [];
 
     public void Set(object key, object? value)
     {
+        _entries ??= [];
+        _indexByKey ??= [];
         if (_indexByKey.TryGetValue(key, out var index))
         {
             _entries[index] = new(key, value);

@@ -68,7 +68,11 @@ internal sealed partial class RestrictedUnpickler
         return unusedBits == 0 ? value : (value << unusedBits) >> unusedBits; // sign-extend
     }
 
-    private void Push(object? value) => _stack.Add(value);
+    private void Push(object? value)
+    {
+        if (_stack.Count >= MaxStackValues) throw Fail($"more than {MaxStackValues} values on the pickle stack (not a tensor state dict)");
+        _stack.Add(value);
+    }
 
     private object? Pop()
     {

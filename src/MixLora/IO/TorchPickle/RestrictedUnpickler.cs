@@ -12,6 +12,11 @@ namespace MixLora.IO;
 internal sealed partial class RestrictedUnpickler
 {
     private const int MaxGlobalPartLength = 256;
+
+    // torch.save pickles nest MARKs about 3 deep and hold at most a 1000-item batch (2000 values) on the stack;
+    // these caps only stop a hostile pickle from turning each byte into a large allocation.
+    private const int MaxMarkDepth = 100;
+    private const int MaxStackValues = 100_000;
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly string _filePath;
@@ -94,6 +99,7 @@ internal sealed partial class RestrictedUnpickler
             case Tuple2: Push(new PickleTuple(PopMany(2))); break;
             case Tuple3: Push(new PickleTuple(PopMany(3))); break;
             case Mark:
+                if (_marks.Count >= MaxMarkDepth) throw Fail($"MARKs are nested more than {MaxMarkDepth} deep (not a tensor state dict)");
                 _marks.Push(_stack);
                 _stack = [];
                 break;

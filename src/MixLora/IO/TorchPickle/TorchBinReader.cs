@@ -21,11 +21,29 @@ internal static class TorchBinReader
         if (!File.Exists(path)) throw new InvalidFileException(path, "file does not exist");
 
         using var file = File.OpenRead(path);
+        try
+        {
+            return LoadFromZip(path, file, convertTo);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            // Anything ZipArchive detects late (bad local header, unsupported compression) is a corrupt file too.
+            throw new InvalidFileException(path, $"corrupt zip archive: {e.Message}", e);
+        }
+    }
+
+    private static OrderedDictionary<string, torch.Tensor> LoadFromZip(string path, FileStream file, torch.ScalarType? convertTo)
+    {
         using var zip = OpenZip(path, file);
         var archivePrefix = FindArchivePrefix(path, zip);
-        var storageEntries = zip.Entries
-            .Where(e => e.FullName.StartsWith(archivePrefix + "data/", StringComparison.Ordinal))
-            .ToDictionary(e => e.FullName[(archivePrefix.Length + "data/".Length)..], StringComparer.Ordinal);
+        var storageEntries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
+        foreach (var entry in zip.Entries.Where(e => e.FullName.StartsWith(archivePrefix + "data/", StringComparison.Ordinal)))
+        {
+            if (!storageEntries.TryAdd(entry.FullName[(archivePrefix.Length + "data/".Length)..], entry))
+            {
+                throw new InvalidFileException(path, $"the zip archive has two entries named {entry.FullName}");
+            }
+        }
 
         var pickleName = archivePrefix + "data.pkl";
         var pickle = ReadWholeEntry(path, zip.GetEntry(pickleName)!, file.Length);
@@ -44,6 +62,13 @@ internal static class TorchBinReader
         }
         catch (InvalidDataException e)
         {
+            var start = new byte[2];
+            file.Position = 0;
+            if (file.Read(start) == 2 && start[0] == 0x80 && start[1] == 0x02)
+            {
+                throw new InvalidFileException(path, "this is PyTorch's legacy (before 1.6) non-zip torch.save format, which is not supported; " +
+                                                     "re-save it with a recent torch.save", e);
+            }
             throw new InvalidFileException(path, $"not a readable torch.save zip archive (corrupt or truncated): {e.Message}", e);
         }
     }
@@ -76,14 +101,23 @@ internal static class TorchBinReader
 
     private static void ReadEntryInto(string path, ZipArchiveEntry entry, Span<byte> destination)
     {
+        uint crc;
         try
         {
             using var stream = entry.Open();
             stream.ReadExactly(destination);
+            crc = Crc32.Compute(destination);
+            // Bytes past what we need (rare: a storage longer than its tensors) still count for the checksum.
+            Span<byte> rest = stackalloc byte[4096];
+            for (int n; (n = stream.Read(rest)) > 0;) crc = Crc32.Compute(rest[..n], crc);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new InvalidFileException(path, $"cannot read zip entry {entry.FullName} (corrupt or truncated): {e.Message}", e);
+        }
+        if (crc != entry.Crc32)
+        {
+            throw new InvalidFileException(path, $"zip entry {entry.FullName} fails its CRC-32 check (corrupt file)");
         }
     }
 

@@ -12,6 +12,7 @@ internal static class TorchBinWriter
         ArgumentNullException.ThrowIfNull(tensors);
         var items = tensors.ToList();
         var pickled = Describe(items);
+        CheckSizeLimits(path, items);
 
         // torch names the archive folder after the file stem ("adapter_model/…").
         var archive = Path.GetFileNameWithoutExtension(path);
@@ -62,6 +63,20 @@ internal static class TorchBinWriter
                 tensor.numel(), size, ContiguousStride(size)));
         }
         return pickled;
+    }
+
+    /// <summary>Refuses up front what the zip writer cannot hold, so nothing is written in vain.</summary>
+    private static void CheckSizeLimits(string path, List<KeyValuePair<string, torch.Tensor>> items)
+    {
+        const long ZipLimit = uint.MaxValue - (1L << 24); // keep room for headers, the pickle and the central directory
+        long total = 0;
+        foreach (var (name, tensor) in items)
+        {
+            var bytes = tensor.numel() * tensor.ElementSize;
+            if (bytes > int.MaxValue) throw new MixLoraException($"{path}: tensor '{name}' has {bytes} bytes; tensors over 2 GiB are not supported yet");
+            total += bytes;
+        }
+        if (total > ZipLimit) throw new MixLoraException($"{path}: {total} bytes of tensors would exceed 4 GB, which needs ZIP64 (not supported yet)");
     }
 
     /// <summary>torch's contiguous strides: each dim steps over the (at least 1-long) dims after it.</summary>
