@@ -65,7 +65,7 @@ public sealed class TorchBinFileGoldenTests
     public void Load_GoldenAdapter_EqualsSafeTensorsTwinBitForBit()
     {
         var fromBin = TorchBinFile.Load(GoldenBin);
-        var fromSafeTensors = TestOnlySafeTensorsParser.Read(GoldenSafeTensors);
+        var fromSafeTensors = SafeTensorsFile.Load(GoldenSafeTensors);
         try
         {
             Assert.Equal(fromSafeTensors.Count, fromBin.Count);
@@ -82,7 +82,7 @@ public sealed class TorchBinFileGoldenTests
         finally
         {
             Dispose(fromBin);
-            foreach (var (_, tensor) in fromSafeTensors) tensor.Dispose();
+            foreach (var tensor in fromSafeTensors.Values) tensor.Dispose();
         }
     }
 
