@@ -14,7 +14,7 @@ internal readonly record struct SplitPart(int Start, int End, bool IsMatch);
 /// .NET matches UTF-16 units, so a supplementary character (a surrogate pair) would be seen as two characters of
 /// category Cs: \p{L} would miss CJK Extension B letters and \p{N}{1,3} would count a pair as two. Before
 /// matching, each supplementary character is therefore replaced by one BMP stand-in character of the same
-/// Unicode category, and match positions are mapped back. .NET's \s (\t\n\v\f\r, U+0085 and \p{Z}) is the same
+/// Unicode category, and match positions are mapped back. Possessive quantifiers become atomic groups. .NET's \s (\t\n\v\f\r, U+0085 and \p{Z}) is the same
 /// set as Oniguruma's Unicode White_Space, and \p{L} / \p{N} are the same general categories.
 /// </remarks>
 internal sealed class RegexSplitter
@@ -28,7 +28,7 @@ internal sealed class RegexSplitter
     {
         try
         {
-            return new RegexSplitter(new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled));
+            return new RegexSplitter(new Regex(PossessiveQuantifiers.Rewrite(pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled));
         }
         catch (ArgumentException e)
         {

@@ -4,14 +4,15 @@ namespace MixLora.Tokenization;
 
 /// <summary>
 /// A SentencePiece BPE <c>tokenizer.model</c> (LLaMA-1/2, Mistral, Gemma, llama2.c's tok512), reproducing the
-/// reference SentencePiece library's encoding and decoding. Extra tokens that tokenizer_config.json's
-/// added_tokens_decoder appends after the model's pieces are matched in the raw text first.
+/// reference SentencePiece library's encoding and decoding. Tokens listed in tokenizer_config.json's
+/// added_tokens_decoder (the model's control pieces such as &lt;s&gt; or [INST], and new tokens appended after the
+/// model's pieces) are matched in the raw text first, as Hugging Face does; without that list, control pieces
+/// typed in the text stay literal text, as in SentencePiece.
 /// </summary>
 /// <remarks>
 /// Written here rather than on Microsoft.ML.Tokenizers 2.0.1, whose SentencePiece encoder disagrees with the
 /// reference on ties between equal-score merges ("###" → "#","##" instead of "##","#") and drops single-character
 /// inputs when the model removes extra whitespace (tok512 encodes "A" as nothing).
-/// Control pieces (&lt;s&gt;, &lt;/s&gt;) typed in the text stay literal text, as in SentencePiece.
 /// </remarks>
 internal sealed class SentencePieceTokenizer : ITextTokenizer
 {
@@ -34,10 +35,10 @@ internal sealed class SentencePieceTokenizer : ITextTokenizer
         _normalizer = new SentencePieceNormalizer(model, userDefined);
         _segmenter = new SentencePieceBpeSegmenter(model, userDefined);
 
-        // Only tokens beyond the model's own pieces are new; the others (e.g. <s>) are the model's pieces already.
+        // Tokens beyond the model's own pieces are new ids; the others (e.g. <s>) decode as the model's pieces.
+        _addedTokens = new AddedTokenSplitter(settings.AddedTokens);
         var extra = settings.AddedTokens.Where(t => t.Id >= model.Pieces.Count).ToList();
         _addedById = extra.ToDictionary(t => t.Id);
-        _addedTokens = new AddedTokenSplitter(extra);
         _cleanUpSpaces = settings.CleanUpTokenizationSpaces;
         VocabSize = Math.Max(model.Pieces.Count, extra.Count == 0 ? 0 : extra.Max(t => t.Id) + 1);
 

@@ -16,8 +16,6 @@ internal sealed record TokenizerSettings
     public string? PadToken { get; init; }
     public string? UnkToken { get; init; }
 
-    /// <summary>True when tokenizer_config.json has a "bos_token" entry at all (even null).</summary>
-    public bool DeclaresBosToken { get; init; }
     public bool? AddBosToken { get; init; }
     public bool CleanUpTokenizationSpaces { get; init; }
     public IReadOnlyList<AddedTokenSpec> AddedTokens { get; init; } = [];
@@ -56,7 +54,6 @@ internal sealed record TokenizerSettings
             EosToken = TokenText(root, "eos_token", path),
             PadToken = TokenText(root, "pad_token", path),
             UnkToken = TokenText(root, "unk_token", path),
-            DeclaresBosToken = root.TryGetProperty("bos_token", out _),
             AddBosToken = JsonFileReader.OptionalBool(root, "add_bos_token", path, ""),
             CleanUpTokenizationSpaces = JsonFileReader.OptionalBool(root, "clean_up_tokenization_spaces", path, "") ?? false,
             AddedTokens = ReadAddedTokensDecoder(root, path),
