@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using static MixLora.Tokenization.JsonFileReader;
 
@@ -220,8 +219,12 @@ internal sealed class TokenizerJson
                && children.GetArrayLength() > 0 && children.EnumerateArray().All(child => OnlyTypes(child, childrenKey, type));
     }
 
-    private static string Describe(JsonElement? node) =>
-        node is null ? "null" : Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(node.Value)) is var s && s.Length > 200 ? s[..200] + "…" : s;
+    private static string Describe(JsonElement? node)
+    {
+        if (node is null) return "null";
+        string text = node.Value.GetRawText();
+        return text.Length > 200 ? text[..200] + "…" : text;
+    }
 
     private static MixLoraException Unsupported(string path, string key, string value) =>
         new($"{path}: '{key}' = \"{value}\" is not supported by this byte-level BPE loader");
