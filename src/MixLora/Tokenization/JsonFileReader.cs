@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace MixLora.Tokenization;
+
+/// <summary>Reads the JSON files of a tokenizer folder, turning format problems into errors that name the file and key.</summary>
+internal static class JsonFileReader
+{
+    // tokenizer.json files of large-vocabulary models reach tens of MB; anything beyond this is not a tokenizer.
+    private const long MaxFileBytes = 256L * 1024 * 1024;
+
+    public static JsonDocument Parse(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new MixLoraException($"{path}: file not found");
+        if (info.Length > MaxFileBytes) throw new InvalidFileException(path, $"{info.Length} bytes is too large for a tokenizer file");
+        try
+        {
+            var document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                document.Dispose();
+                throw new InvalidFileException(path, "expected a JSON object at the top level");
+            }
+            return document;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidFileException(path, $"not valid JSON ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The property if present and not null.</summary>
+    public static JsonElement? Optional(JsonElement obj, string name) =>
+        obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? value : null;
+
+    public static JsonElement Required(JsonElement obj, string name, string path, string where) =>
+        Optional(obj, name) ?? throw new InvalidFileException(path, $"missing '{Join(where, name)}'");
+
+    public static string RequiredString(JsonElement obj, string name, string path, string where)
+    {
+        var value = Required(obj, name, path, where);
+        return value.ValueKind == JsonValueKind.String
+            ? value.GetString()!
+            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {value.ValueKind}");
+    }
+
+    public static string? OptionalString(JsonElement obj, string name, string path, string where)
+    {
+        var value = Optional(obj, name);
+        if (value is null) return null;
+        return value.Value.ValueKind == JsonValueKind.String
+            ? value.Value.GetString()
+            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {value.Value.ValueKind}");
+    }
+
+    public static bool? OptionalBool(JsonElement obj, string name, string path, string where)
+    {
+        var value = Optional(obj, name);
+        if (value is null) return null;
+        return value.Value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new InvalidFileException(path, $"'{Join(where, name)}' must be true or false, got {value.Value.ValueKind}"),
+        };
+    }
+
+    public static int ToInt(JsonElement value, string path, string key) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int result)
+            ? result
+            : throw new InvalidFileException(path, $"'{key}' must be an integer, got {value}");
+
+    public static string Join(string where, string name) => where.Length == 0 ? name : where + "." + name;
+}
