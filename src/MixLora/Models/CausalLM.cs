@@ -13,18 +13,17 @@ namespace MixLora.Models;
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
     private readonly DecoderStack _model;
-    private readonly Parameter? _lmHead;
+    private readonly ParameterHolder? _lmHead; // null when tied to the embedding
 
     private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead) : base(nameof(CausalLM))
     {
         Config = config;
         _model = model;
-        _lmHead = lmHead;
         register_module("model", model);
         if (lmHead is not null)
         {
-            var head = new ParameterHolder(lmHead);
-            register_module("lm_head", head);
+            _lmHead = new ParameterHolder(lmHead);
+            register_module("lm_head", _lmHead);
         }
     }
 
@@ -37,7 +36,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public Parameter EmbedTokens => _model.EmbedTokens;
 
     /// <summary>The output projection [V, H] (the embedding matrix when tied).</summary>
-    public Tensor LmHeadWeight => _lmHead ?? _model.EmbedTokens;
+    public Tensor LmHeadWeight => _lmHead?.Weight ?? _model.EmbedTokens;
 
     /// <summary>Builds the model from named weights; call <see cref="StateDictWeightSource.ThrowIfIncomplete"/> afterwards.</summary>
     public static CausalLM Create(ModelConfig config, IWeightSource weights)
@@ -77,6 +76,14 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>Holds a lone parameter under the name "weight" so the state dict reads <c>lm_head.weight</c>.</summary>
     private sealed class ParameterHolder : nn.Module
     {
-        public ParameterHolder(Parameter weight) : base("lm_head") => register_parameter("weight", weight);
+        private readonly Parameter _weight;
+
+        public ParameterHolder(Parameter weight) : base("lm_head")
+        {
+            _weight = weight;
+            register_parameter("weight", weight);
+        }
+
+        public Parameter Weight => _weight;
     }
 }

@@ -12,22 +12,25 @@ public sealed class DecoderStack : nn.Module
     private readonly IReadOnlyList<DecoderLayer> _layerList;
     private readonly RmsNorm _norm;
     private readonly RotaryEmbedding _rope;
+    private readonly EmbeddingHolder _embedTokens;
 
     private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, RmsNorm norm) : base("model")
     {
         Config = config;
-        EmbedTokens = embed;
+        _embedTokens = new EmbeddingHolder(embed);
         _layers = new ModuleList<DecoderLayer>(layers.ToArray());
         _layerList = layers;
         _norm = norm;
         _rope = new RotaryEmbedding(config, embed.device);
-        register_module("embed_tokens", new EmbeddingHolder(embed));
+        register_module("embed_tokens", _embedTokens);
         register_module("layers", _layers);
         register_module("norm", norm);
     }
 
     public ModelConfig Config { get; }
-    public Parameter EmbedTokens { get; }
+    // Parameters live only in registered submodules: TorchSharp would register a Parameter-typed field of this
+    // module a second time under the field's own name.
+    public Parameter EmbedTokens => _embedTokens.Weight;
     public IReadOnlyList<DecoderLayer> Layers => _layerList;
 
     internal static DecoderStack Create(ModelConfig c, IWeightSource w)
@@ -101,6 +104,14 @@ public sealed class DecoderStack : nn.Module
     /// <summary>Holds the embedding matrix under the name "weight" (<c>model.embed_tokens.weight</c>).</summary>
     private sealed class EmbeddingHolder : nn.Module
     {
-        public EmbeddingHolder(Parameter weight) : base("embed_tokens") => register_parameter("weight", weight);
+        private readonly Parameter _weight;
+
+        public EmbeddingHolder(Parameter weight) : base("embed_tokens")
+        {
+            _weight = weight;
+            register_parameter("weight", weight);
+        }
+
+        public Parameter Weight => _weight;
     }
 }
