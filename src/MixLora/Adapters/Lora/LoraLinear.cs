@@ -1,0 +1,119 @@
+using MixLora.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MixLora.Adapters;
+
+/// <summary>
+/// A LoRA adapter on a frozen projection W [out, in]: y = W x + b + s · B A dropout(x), A [r, in], B [out, r],
+/// parameters in fp32. With DoRA, y = (m / n) ⊙ (W x + b + s · B A x) where n = ‖W + s·B A‖ per output row
+/// (detached) and m [out] is a trained magnitude (spec §3.5: the scaled part includes the bias, as the reference).
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
+{
+    private readonly Parameter _loraA;
+    private readonly Parameter _loraB;
+    private readonly Parameter? _magnitude;
+    private readonly Tensor? _baseWeight; // frozen W, needed by DoRA only
+    private readonly double _scaling;
+
+    /// <param name="baseWeight">The frozen W [out, in] (its shape sizes A and B; its values feed DoRA's norm).</param>
+    /// <param name="generator">Random source for the initialisation (reproducible runs).</param>
+    public LoraLinear(Tensor baseWeight, LoraSettings settings, Generator? generator = null) : base(nameof(LoraLinear))
+    {
+        if (settings.Rank <= 0) throw new MixLoraException($"LoRA rank r must be > 0, got {settings.Rank}");
+        Settings = settings;
+        _scaling = settings.Scaling;
+        long outFeatures = baseWeight.shape[0], inFeatures = baseWeight.shape[1];
+        var device = baseWeight.device;
+        using (no_grad())
+        {
+            var a = settings.Init switch
+            {
+                // kaiming-uniform with a = sqrt(5) on [r, in] reduces to U(-1/sqrt(in), 1/sqrt(in)).
+                "original" => empty([settings.Rank, inFeatures], dtype: ScalarType.Float32, device: device)
+                    .uniform_(-1.0 / Math.Sqrt(inFeatures), 1.0 / Math.Sqrt(inFeatures), generator),
+                "gaussian" => empty([settings.Rank, inFeatures], dtype: ScalarType.Float32, device: device)
+                    .normal_(0, 1.0 / settings.Rank, generator),
+                _ => throw new MixLoraException($"lora_init \"{settings.Init}\" is not supported (expected original or gaussian)"),
+            };
+            _loraA = new Parameter(a, requires_grad: true);
+            _loraB = new Parameter(zeros([outFeatures, settings.Rank], dtype: ScalarType.Float32, device: device), requires_grad: true);
+        }
+        register_parameter("lora_A", _loraA);
+        register_parameter("lora_B", _loraB);
+        if (settings.UseDora)
+        {
+            _baseWeight = baseWeight;
+            using (no_grad()) _magnitude = new Parameter(WeightNorm(), requires_grad: true); // ‖W‖ per row while B = 0
+            register_parameter("magnitude", _magnitude);
+        }
+    }
+
+    public LoraSettings Settings { get; }
+
+    /// <summary>A [r, in].</summary>
+    public Parameter LoraA => _loraA;
+
+    /// <summary>B [out, r].</summary>
+    public Parameter LoraB => _loraB;
+
+    /// <summary>DoRA magnitude m [out], or null without DoRA.</summary>
+    public Parameter? Magnitude => _magnitude;
+
+    public double Scaling => _scaling;
+
+    private bool DropoutActive => Settings.Dropout > 0 && (training || Settings.DropoutAtInference);
+
+    /// <summary>The additive LoRA term s · B A dropout(x): [.., in] -> [.., out] in fp32.</summary>
+    public Tensor Delta(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = input.to(ScalarType.Float32);
+        if (DropoutActive) x = nn.functional.dropout(x, Settings.Dropout, training: true);
+        var down = nn.functional.linear(x, _loraA);                                   // [.., in] -> [.., r]
+        var up = nn.functional.linear(down, _loraB);                                  // [.., r] -> [.., out]
+        return (up * _scaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Adds the adapter to the frozen output y0 [.., out] of <paramref name="input"/> [.., in].</summary>
+    public Tensor Apply(Tensor input, Tensor baseOutput)
+    {
+        using var scope = NewDisposeScope();
+        var delta = Delta(input);
+        Tensor result;
+        if (_magnitude is null)
+        {
+            result = baseOutput + delta.to(baseOutput.dtype);
+        }
+        else
+        {
+            Tensor norm;
+            using (no_grad()) norm = WeightNorm();                                     // [out], treated as constant
+            var scale = (_magnitude / norm).to(baseOutput.dtype);                     // [out] broadcast over rows
+            result = scale * (baseOutput + delta.to(baseOutput.dtype));
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor input) =>
+        throw new InvalidOperationException("LoraLinear extends a frozen projection; call Apply(input, baseOutput).");
+
+    /// <summary>n = ‖W + s · B A‖₂ over the input dimension, one value per output row, in fp32.</summary>
+    private Tensor WeightNorm()
+    {
+        using var scope = NewDisposeScope();
+        var merged = _baseWeight!.to(ScalarType.Float32) + matmul(_loraB, _loraA) * _scaling; // [out, r] @ [r, in] -> [out, in]
+        return merged.norm(1, keepdim: false).MoveToOuterDisposeScope();                       // [out, in] -> [out]
+    }
+
+    /// <summary>Recomputes m = ‖W + s · B A‖ (what the reference does when a file has no magnitude).</summary>
+    public void ResetMagnitudeFromWeights()
+    {
+        if (_magnitude is null) return;
+        using var _ = no_grad();
+        using var norm = WeightNorm();
+        _magnitude.copy_(norm);
+    }
+}
