@@ -16,8 +16,8 @@ public class BaseModelGoldenTests
     {
         using var model = Stories260K.LoadModel();
         using var _ = no_grad();
-        using var ids = Support.Golden.Get($"input_ids_{k}").unsqueeze(0);
+        using var ids = GoldenData.Get($"input_ids_{k}").unsqueeze(0);
         using var output = model.Forward(ids);
-        TensorAssert.Close(Support.Golden.Get($"base_logits_{k}"), output.Logits[0], 1e-4, $"base_logits_{k}");
+        TensorAssert.Close(GoldenData.Get($"base_logits_{k}"), output.Logits[0], 1e-4, $"base_logits_{k}");
     }
 }

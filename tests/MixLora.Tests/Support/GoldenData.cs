@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace MixLora.Tests.Support;
 
 /// <summary>The reference outputs in assets/golden/mixlora-stories260K/golden.safetensors (see golden.json there).</summary>
-public static class Golden
+public static class GoldenData
 {
     private static readonly Lazy<IReadOnlyDictionary<string, Tensor>> Entries = new(() =>
     {

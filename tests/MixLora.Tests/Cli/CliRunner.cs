@@ -1,0 +1,17 @@
+using MixLora.Cli;
+
+namespace MixLora.Tests.Cli;
+
+/// <summary>Runs the CLI in-process and captures its exit code, stdout and stderr.</summary>
+public static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Out, string Err);
+
+    public static Result Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CliApp.Run(args, output, error);
+        return new Result(code, output.ToString(), error.ToString());
+    }
+}
