@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using MixLora.Adapters;
+using MixLora.Benchmarks;
+using static TorchSharp.torch;
+
+// Times the MixLoRA expert paths (Vanilla, Shared, Fused) on one mid-size LLaMA FFN, fp32 on CPU.
+// Usage: MixLora.Benchmarks [--repeats N] [--tokens N] [--all]   (--all adds the dynamic and switch strategies)
+// The paths are timed round-robin (one repetition of each in turn) so that background load hits them alike.
+int repeats = IntOption("--repeats", 7);
+int tokens = IntOption("--tokens", 512);
+bool all = args.Contains("--all");
+var shape = new BenchmarkShape(Hidden: 1024, Intermediate: 2816, Experts: 8, TopK: 2, Rank: 16, Tokens: tokens, Batch: 4);
+Console.WriteLine($"MixLoRA expert paths: H={shape.Hidden} I={shape.Intermediate} E={shape.Experts} K={shape.TopK} r={shape.Rank} " +
+    $"N={shape.Tokens} tokens, fp32 CPU, {get_num_threads()} threads; 1 warm-up, then {repeats} round-robin repetitions");
+
+var strategies = all ? new[] { RoutingStrategy.TopK, RoutingStrategy.Dynamic, RoutingStrategy.Switch } : new[] { RoutingStrategy.TopK };
+ExpertPath[] paths = [ExpertPath.Vanilla, ExpertPath.Shared, ExpertPath.Fused];
+Console.WriteLine($"load average at start: {LoadAverage()}");
+var total = Stopwatch.StartNew();
+foreach (var strategy in strategies)
+{
+    var bench = new MoeBenchmarkCase(shape, strategy);
+    var blocks = paths.Select(bench.Block).ToArray();
+    var forward = Timings.RoundRobin(blocks.Select(b => (Action)(() => bench.Forward(b))).ToArray(), repeats);
+    var train = Timings.RoundRobin(blocks.Select(b => (Action)(() => bench.ForwardBackward(b))).ToArray(), repeats);
+    Console.WriteLine();
+    Console.WriteLine($"routing: {RoutingStrategyNames.Format(strategy)}   (ms: median [min]; ratio = median / Vanilla median)");
+    Console.WriteLine($"{"path",-8} {"forward ms",18} {"ratio",6} {"fwd+bwd ms",18} {"ratio",6}");
+    for (int i = 0; i < paths.Length; i++)
+    {
+        Console.WriteLine($"{paths[i],-8} {$"{forward[i].Median,8:F1} [{forward[i].Min,6:F1}]",18} {forward[i].Median / forward[0].Median,6:F2} " +
+            $"{$"{train[i].Median,8:F1} [{train[i].Min,6:F1}]",18} {train[i].Median / train[0].Median,6:F2}");
+    }
+}
+Console.WriteLine();
+Console.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s; load average at end: {LoadAverage()}");
+
+// Other processes on the machine inflate medians; the load average tells how much to trust a run.
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+int IntOption(string name, int fallback)
+{
+    int at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length && int.TryParse(args[at + 1], out int value) ? value : fallback;
+}
