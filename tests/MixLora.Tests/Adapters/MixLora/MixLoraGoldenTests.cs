@@ -1,7 +1,6 @@
 using MixLora.Adapters;
 using MixLora.Models;
 using MixLora.Tests.Support;
-using GoldenData = MixLora.Tests.Support.Golden;
 using static TorchSharp.torch;
 
 namespace MixLora.Tests.Adapters;

@@ -55,11 +55,9 @@ public sealed class Adapter : IDisposable
     /// <summary>Loads an adapter folder (adapter_config.json + adapter_model.safetensors or .bin) onto <paramref name="model"/>.</summary>
     public static Adapter Load(CausalLM model, string dir)
     {
-        var (config, tensors) = AdapterFolder.Load(dir);
+        var (config, tensors) = AdapterFolder.Load(dir, model.Config); // validates the config and checks every tensor name and shape
         try
         {
-            config.Validate(Path.Combine(dir, AdapterFolder.ConfigFileName), model.Config);
-            AdapterLayout.Check(dir, config, model.Config, tensors);
             var adapter = new Adapter(model, config);
             adapter.Build(new Generator(0));
             adapter.CopyFrom(tensors);
@@ -85,15 +83,15 @@ public sealed class Adapter : IDisposable
     /// </summary>
     public Tensor? AuxiliaryLoss(IReadOnlyList<Tensor> routerLogits, Tensor? attentionMask = null)
     {
-        if (!Config.IsMixLora || !Config.RouterLoss || routerLogits.Count == 0) return null;
+        if (!Config.IsMixLora || !Config.EffectiveRouterLoss || routerLogits.Count == 0) return null;
         int experts = Config.NumExperts!.Value;
-        return Config.Strategy switch
-        {
-            RoutingStrategy.TopK => RouterLoss.LoadBalancing(routerLogits, experts, Config.EffectiveTopK, attentionMask) * Config.EffectiveRouterAuxLossCoef,
-            RoutingStrategy.Dynamic => RouterLoss.Dynamic(routerLogits, experts, Config.EffectiveTopP, Config.EffectiveTemperature) * Config.EffectiveRouterAuxLossCoef,
-            RoutingStrategy.Switch => RouterLoss.Switch(routerLogits, experts, Config.EffectiveRouterZLossCoef, Config.EffectiveRouterAuxLossCoef),
-            _ => null,
-        };
+        if (Config.IsSwitchRouting)
+            return RouterLoss.Switch(routerLogits, experts, Config.EffectiveRouterZLossCoef, Config.EffectiveRouterAuxLossCoef);
+        using var scope = NewDisposeScope();
+        var raw = Config.IsDynamicRouting
+            ? RouterLoss.Dynamic(routerLogits, experts, Config.EffectiveTopP, Config.EffectiveTemperature)
+            : RouterLoss.LoadBalancing(routerLogits, experts, Config.EffectiveTopK, attentionMask);
+        return (raw * Config.EffectiveRouterAuxLossCoef).MoveToOuterDisposeScope();
     }
 
     /// <summary>Training mode switches on LoRA dropout, router jitter and switch ffn_dropout (and the base model's flag).</summary>
@@ -132,7 +130,7 @@ public sealed class Adapter : IDisposable
     private void Build(Generator generator)
     {
         var c = Config;
-        var targets = c.TargetModuleNames;
+        var targets = (c.TargetModules ?? []);
         for (int i = 0; i < _model.Layers.Count; i++)
         {
             var layer = _model.Layers[i];
@@ -157,28 +155,29 @@ public sealed class Adapter : IDisposable
     {
         var c = Config;
         int experts = c.NumExperts!.Value;
-        var experLoras = new List<ExpertLoras>();
+        var expertLoras = new List<ExpertLoras>();
         for (int e = 0; e < experts; e++)
         {
-            var expert = new ExpertLoras();
-            foreach (var projection in c.TargetModuleNames.Where(p => !AdapterNames.IsAttention(p)))
+            var loras = new Dictionary<string, LoraLinear>();
+            foreach (var projection in (c.TargetModules ?? []).Where(p => !AdapterNames.IsAttention(p)))
             {
                 var lora = new LoraLinear(Projection(layer, projection).Weight, c.ExpertLora, generator);
                 Register(AdapterNames.MixLoraExpert(i, projection, e), lora);
-                switch (projection)
-                {
-                    case "gate_proj": expert.GateProj = lora; break;
-                    case "up_proj": expert.UpProj = lora; break;
-                    case "down_proj": expert.DownProj = lora; break;
-                }
+                loras[projection] = lora;
             }
-            experLoras.Add(expert);
+            var expert = new ExpertLoras
+            {
+                GateProj = loras.GetValueOrDefault("gate_proj"),
+                UpProj = loras.GetValueOrDefault("up_proj"),
+                DownProj = loras.GetValueOrDefault("down_proj"),
+            };
+            expertLoras.Add(expert);
         }
         Tensor router;
         using (no_grad())
             router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.Mlp.GateProj.Weight.device)
                 .normal_(0, c.EffectiveRouterInitRange, generator);
-        var block = new MixLoraFeedForward(i, router, experLoras, c.ToMoeSettings(), c.ActFn ?? _model.Config.HiddenAct, generator);
+        var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c), c.EffectiveActFn(_model.Config), generator);
         _tensors[AdapterNames.Router(i)] = block.RouterWeight;
         layer.MlpReplacement = block;
         _blocks.Add((layer, block));
@@ -214,6 +213,20 @@ public sealed class Adapter : IDisposable
                 foreach (var lora in new[] { expert.GateProj, expert.UpProj, expert.DownProj })
                     if (lora is not null) yield return ("expert", lora);
     }
+
+    /// <summary>The MoE block settings an adapter config describes.</summary>
+    public static MoeSettings MoeSettingsOf(AdapterConfig c, ExpertPath path = ExpertPath.Auto) => new()
+    {
+        Strategy = RoutingStrategyNames.Parse(c.RoutingStrategy),
+        NumExperts = c.NumExperts ?? throw new MixLoraException("key \"num_experts\" is required for MixLoRA adapters"),
+        TopK = c.EffectiveTopK,
+        TopP = c.EffectiveTopP,
+        Temperature = c.EffectiveTemperature,
+        ExpertCapacity = c.EffectiveExpertCapacity,
+        JitterNoise = c.EffectiveJitterNoise,
+        FfnDropout = c.EffectiveFfnDropout,
+        Path = path,
+    };
 
     private static AdaptableLinear Projection(DecoderLayer layer, string name) => name switch
     {
