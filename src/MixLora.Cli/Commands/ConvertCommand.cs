@@ -20,6 +20,16 @@ public static class ConvertCommand
                          $"{(header.SharedClassifier ? "tied" : "separate")} classifier -> {dir}");
             return 0;
         });
-        return new Command("convert", "Convert checkpoints and adapters between formats.") { llama2c };
+        var input = new Option<string>("--adapter") { Description = "Legacy m-LoRA (≤ 0.4) MixLoRA adapter folder (routing \"mixtral\"/\"switch\", w1_proj/w2_proj/w3_proj).", Required = true };
+        var legacyOutput = new Option<string>("--output", "-o") { Description = "Output folder for the adapter in today's format.", Required = true };
+        var legacy = new Command("legacy", "Convert a legacy m-LoRA MixLoRA adapter to today's official format.") { input, legacyOutput };
+        legacy.SetAction(parse =>
+        {
+            var dir = parse.GetValue(legacyOutput)!;
+            LegacyAdapterConverter.Convert(parse.GetValue(input)!, dir);
+            console.Info($"converted legacy adapter -> {dir}");
+            return 0;
+        });
+        return new Command("convert", "Convert checkpoints and adapters between formats.") { llama2c, legacy };
     }
 }

@@ -11,6 +11,7 @@ public static class GenerateCommand
     public static Command Create(CliConsole console)
     {
         var common = new CommonOptions();
+        var adapter = new AdapterOptionsCli();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text; an empty string starts from BOS alone.", DefaultValueFactory = _ => "Once upon a time" };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Maximum number of tokens to generate.", DefaultValueFactory = _ => 256 };
         var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 1.0 };
@@ -21,11 +22,12 @@ public static class GenerateCommand
         var noStream = new Option<bool>("--no-stream") { Description = "Print the text once at the end instead of token by token." };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole sequence every step (slow; for checking)." };
 
-        var command = new Command("generate", "Generate text from a prompt with a base model (default: the bundled stories260K).")
+        var command = new Command("generate", "Generate text from a prompt with a base model (default: the bundled stories260K), optionally with an adapter.")
         {
             prompt, maxNew, temperature, topP, topK, penalty, seed, noStream, noCache,
         };
         common.AddTo(command);
+        adapter.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new SamplingOptions
@@ -40,6 +42,7 @@ public static class GenerateCommand
             };
             options.Validate();
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
+            using var attached = adapter.Attach(parse, model.Model);
             var text = parse.GetValue(prompt) ?? "";
             var ids = PromptEncoding.Encode(model.Tokenizer, text);
             bool stream = !parse.GetValue(noStream);

@@ -20,13 +20,15 @@ public sealed class Adapter : IDisposable
     private readonly Dictionary<string, Parameter> _tensors = [];
     private bool _attached;
 
-    private Adapter(CausalLM model, AdapterConfig config)
+    private Adapter(CausalLM model, AdapterConfig config, AdapterOptions options)
     {
         _model = model;
         Config = config;
+        Options = options;
     }
 
     public AdapterConfig Config { get; }
+    public AdapterOptions Options { get; }
 
     /// <summary>The MoE blocks, one per decoder layer (empty for plain LoRA).</summary>
     public IReadOnlyList<MixLoraFeedForward> MoeBlocks => _blocks.Select(b => b.Block).ToList();
@@ -44,22 +46,25 @@ public sealed class Adapter : IDisposable
     public long TrainableParameterCount => _tensors.Values.Sum(p => p.numel());
 
     /// <summary>A fresh adapter (LoRA B = 0, so the model's outputs are unchanged until it is trained).</summary>
-    public static Adapter Create(CausalLM model, AdapterConfig config, long seed = 0)
+    public static Adapter Create(CausalLM model, AdapterConfig config, AdapterOptions? options = null)
     {
         config.Validate("(adapter config)", model.Config);
-        var adapter = new Adapter(model, config);
-        adapter.Build(new Generator((ulong)seed));
+        options ??= new AdapterOptions();
+        var adapter = new Adapter(model, config, options);
+        adapter.Build(new Generator((ulong)options.Seed));
         return adapter;
     }
 
     /// <summary>Loads an adapter folder (adapter_config.json + adapter_model.safetensors or .bin) onto <paramref name="model"/>.</summary>
-    public static Adapter Load(CausalLM model, string dir)
+    public static Adapter Load(CausalLM model, string dir, AdapterOptions? options = null)
     {
+        if (!Directory.Exists(dir)) throw new MixLoraException($"{dir}: adapter folder not found (expected adapter_config.json and adapter_model.bin or .safetensors)");
+        options ??= new AdapterOptions();
         var (config, tensors) = AdapterFolder.Load(dir, model.Config); // validates the config and checks every tensor name and shape
         try
         {
-            var adapter = new Adapter(model, config);
-            adapter.Build(new Generator(0));
+            var adapter = new Adapter(model, config, options);
+            adapter.Build(new Generator((ulong)options.Seed));
             adapter.CopyFrom(tensors);
             return adapter;
         }
@@ -138,7 +143,7 @@ public sealed class Adapter : IDisposable
             {
                 if (c.IsMixLora && !AdapterNames.IsAttention(projection)) continue; // FFN projections become experts
                 var linear = Projection(layer, projection);
-                var lora = new LoraLinear(linear.Weight, c.AttentionLora, generator);
+                var lora = new LoraLinear(linear.Weight, c.AttentionLora with { DropoutAtInference = Options.LoraDropoutAtInference }, generator);
                 string prefix = c.IsMixLora ? AdapterNames.MixLoraAttention(i, projection) : AdapterNames.PlainLora(i, projection);
                 Register(prefix, lora);
                 linear.Deltas.Add(lora);
@@ -161,7 +166,7 @@ public sealed class Adapter : IDisposable
             var loras = new Dictionary<string, LoraLinear>();
             foreach (var projection in (c.TargetModules ?? []).Where(p => !AdapterNames.IsAttention(p)))
             {
-                var lora = new LoraLinear(Projection(layer, projection).Weight, c.ExpertLora, generator);
+                var lora = new LoraLinear(Projection(layer, projection).Weight, c.ExpertLora with { DropoutAtInference = Options.LoraDropoutAtInference }, generator);
                 Register(AdapterNames.MixLoraExpert(i, projection, e), lora);
                 loras[projection] = lora;
             }
@@ -177,7 +182,7 @@ public sealed class Adapter : IDisposable
         using (no_grad())
             router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.Mlp.GateProj.Weight.device)
                 .normal_(0, c.EffectiveRouterInitRange, generator);
-        var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c), c.EffectiveActFn(_model.Config), generator);
+        var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c, Options.ExpertPath), c.EffectiveActFn(_model.Config), generator);
         _tensors[AdapterNames.Router(i)] = block.RouterWeight;
         layer.MlpReplacement = block;
         _blocks.Add((layer, block));

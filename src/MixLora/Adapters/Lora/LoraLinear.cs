@@ -15,7 +15,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
     private readonly Parameter _loraA;
     private readonly Parameter _loraB;
     private readonly Parameter? _magnitude;
-    private readonly Tensor? _baseWeight; // frozen W, needed by DoRA only
+    // The frozen W, needed by DoRA only. A delegate, not a Tensor field: TorchSharp registers Tensor fields of a module
+    // as buffers and would dispose the base model's weight together with the adapter.
+    private readonly Func<Tensor>? _baseWeight;
     private readonly double _scaling;
 
     /// <param name="baseWeight">The frozen W [out, in] (its shape sizes A and B; its values feed DoRA's norm).</param>
@@ -45,7 +47,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
         register_parameter("lora_B", _loraB);
         if (settings.UseDora)
         {
-            _baseWeight = baseWeight;
+            _baseWeight = () => baseWeight;
             using (no_grad()) _magnitude = new Parameter(WeightNorm(), requires_grad: true); // ‖W‖ per row while B = 0
             register_parameter("magnitude", _magnitude);
         }
@@ -104,7 +106,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
     private Tensor WeightNorm()
     {
         using var scope = NewDisposeScope();
-        var merged = _baseWeight!.to(ScalarType.Float32) + matmul(_loraB, _loraA) * _scaling; // [out, r] @ [r, in] -> [out, in]
+        var merged = _baseWeight!().to(ScalarType.Float32) + matmul(_loraB, _loraA) * _scaling; // [out, r] @ [r, in] -> [out, in]
         return merged.norm(1, keepdim: false).MoveToOuterDisposeScope();                       // [out, in] -> [out]
     }
 

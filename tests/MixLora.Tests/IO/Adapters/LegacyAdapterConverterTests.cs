@@ -13,7 +13,7 @@ public class LegacyAdapterConverterTests
     private static readonly Dictionary<string, string> ToLegacy = new() { ["gate_proj"] = "w1_proj", ["down_proj"] = "w2_proj", ["up_proj"] = "w3_proj" };
 
     /// <summary>Writes the golden adapter in the m-LoRA 0.3 layout (spec §5.5), tensors grouped expert-first.</summary>
-    private static void WriteLegacyGolden(string dir, string routing = "mixtral", bool legacyProjNames = true)
+    internal static void WriteLegacyGolden(string dir, string routing = "mixtral", bool legacyProjNames = true)
     {
         var config = JsonNode.Parse(File.ReadAllText(GoldenAdapter.ConfigPath))!.AsObject();
         config.Remove("peft_type");

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using MixLora.Adapters;
+
+namespace MixLora.Cli.Commands;
+
+/// <summary>Options of the commands that can apply an adapter on top of the base model.</summary>
+public sealed class AdapterOptionsCli
+{
+    public Option<string?> Adapter { get; } = new("--adapter", "-a")
+    {
+        Description = "Adapter folder (adapter_config.json + adapter_model.safetensors or adapter_model.bin) to apply on the base model.",
+    };
+
+    public Option<string> ExpertPath { get; } = new("--expert-path")
+    {
+        Description = "MixLoRA expert computation: auto (fastest correct), vanilla (each expert runs the whole FFN), " +
+                      "shared (frozen W1/W3 once for all experts) or fused (also frozen W2 once). All give the same numbers.",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public Option<bool> DropoutAtInference { get; } = new("--lora-dropout-at-inference")
+    {
+        Description = "Reference compatibility: keep LoRA dropout active outside training (the official code does; off by default).",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Adapter);
+        command.Options.Add(ExpertPath);
+        command.Options.Add(DropoutAtInference);
+    }
+
+    public AdapterOptions Options(ParseResult parse) => new()
+    {
+        ExpertPath = parse.GetValue(ExpertPath) switch
+        {
+            "auto" => MixLora.Adapters.ExpertPath.Auto,
+            "vanilla" => MixLora.Adapters.ExpertPath.Vanilla,
+            "shared" => MixLora.Adapters.ExpertPath.Shared,
+            "fused" => MixLora.Adapters.ExpertPath.Fused,
+            var other => throw new MixLoraException($"--expert-path \"{other}\" is not one of auto, vanilla, shared, fused"),
+        },
+        LoraDropoutAtInference = parse.GetValue(DropoutAtInference),
+    };
+
+    /// <summary>Loads the adapter named by --adapter onto the model, or returns null when none was given.</summary>
+    public Adapter? Attach(ParseResult parse, MixLora.Models.CausalLM model) =>
+        parse.GetValue(Adapter) is { } dir ? MixLora.Adapters.Adapter.Load(model, dir, Options(parse)) : null;
+}
