@@ -3,9 +3,15 @@ using MixLora.Adapters;
 using MixLora.Benchmarks;
 using static TorchSharp.torch;
 
-// Times the MixLoRA expert paths (Vanilla, Shared, Fused) on one mid-size LLaMA FFN, fp32 on CPU.
-// Usage: MixLora.Benchmarks [--repeats N] [--tokens N] [--all]   (--all adds the dynamic and switch strategies)
-// The paths are timed round-robin (one repetition of each in turn) so that background load hits them alike.
+// Benchmarks, run with: dotnet run -c Release --project bench/MixLora.Benchmarks -- <case> [options]
+//   experts  [--repeats N] [--tokens N] [--all]  MixLoRA expert paths (Vanilla, Shared, Fused) on a mid-size LLaMA FFN;
+//            --all adds the dynamic and switch strategies. Paths are timed round-robin so background load hits them alike.
+//   generate [--model DIR] [--new-tokens N]      tokens/s with and without KV cache, RSS before/after (default: stories260K)
+if (args.Length > 0 && args[0] == "generate")
+{
+    GenerationBenchmark.Run(StringOption("--model", Path.Combine(RepoRoot(), "assets", "stories260K-hf")), IntOption("--new-tokens", 500));
+    return;
+}
 int repeats = IntOption("--repeats", 7);
 int tokens = IntOption("--tokens", 512);
 bool all = args.Contains("--all");
@@ -37,6 +43,19 @@ Console.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s; load average at end
 
 // Other processes on the machine inflate medians; the load average tells how much to trust a run.
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+string StringOption(string name, string fallback)
+{
+    int at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+}
+
+static string RepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "MixLora.slnx"))) return dir.FullName;
+    return Directory.GetCurrentDirectory();
+}
 
 int IntOption(string name, int fallback)
 {
