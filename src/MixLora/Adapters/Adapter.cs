@@ -115,13 +115,24 @@ public sealed class Adapter : IDisposable
         return statistics;
     }
 
+    /// <summary>Puts a detached adapter back on its base model (idempotent).</summary>
+    public void Attach()
+    {
+        if (_attached) return;
+        foreach (var (linear, lora) in _deltas) linear.Deltas.Add(lora);
+        foreach (var (layer, block) in _blocks) layer.AddMlpReplacement(this, block);
+        _attached = true;
+    }
+
+    public bool IsAttached => _attached;
+
     /// <summary>Removes the adapter from the base model (idempotent).</summary>
     public void Detach()
     {
         if (!_attached) return;
         foreach (var (linear, lora) in _deltas) linear.Deltas.Remove(lora);
         foreach (var (layer, block) in _blocks)
-            if (ReferenceEquals(layer.MlpReplacement, block)) layer.MlpReplacement = null;
+            layer.RemoveMlpReplacement(this);
         _attached = false;
     }
 
@@ -143,7 +154,7 @@ public sealed class Adapter : IDisposable
             {
                 if (c.IsMixLora && !AdapterNames.IsAttention(projection)) continue; // FFN projections become experts
                 var linear = Projection(layer, projection);
-                var lora = new LoraLinear(linear.Weight, c.AttentionLora with { DropoutAtInference = Options.LoraDropoutAtInference }, generator);
+                var lora = new LoraLinear(linear.Weight, c.AttentionLora with { DropoutAtInference = Options.LoraDropoutAtInference }, generator) { Owner = this };
                 string prefix = c.IsMixLora ? AdapterNames.MixLoraAttention(i, projection) : AdapterNames.PlainLora(i, projection);
                 Register(prefix, lora);
                 linear.Deltas.Add(lora);
@@ -184,7 +195,7 @@ public sealed class Adapter : IDisposable
                 .normal_(0, c.EffectiveRouterInitRange, generator);
         var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c, Options.ExpertPath), c.EffectiveActFn(_model.Config), generator);
         _tensors[AdapterNames.Router(i)] = block.RouterWeight;
-        layer.MlpReplacement = block;
+        layer.AddMlpReplacement(this, block);
         _blocks.Add((layer, block));
     }
 

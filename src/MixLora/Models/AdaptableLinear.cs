@@ -35,12 +35,15 @@ public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
     /// <summary>The frozen projection alone, without adapters: [.., in] -> [.., out].</summary>
     public Tensor ForwardBase(Tensor x) => nn.functional.linear(x, _weight, _bias);
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary>Frozen projection plus the attached adapters (restricted to their rows when the context says so).</summary>
+    public Tensor Forward(Tensor x, DecoderContext? context)
     {
         if (Deltas.Count == 0) return ForwardBase(x);
         using var scope = NewDisposeScope();
         var y = ForwardBase(x);                                                     // [.., in] -> [.., out]
-        foreach (var delta in Deltas) y = delta.Apply(x, y);
+        foreach (var delta in Deltas) y = delta.Apply(x, y, context);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -41,9 +41,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = QProj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);      // [B, T, nh*hd] -> [B, nh, T, hd]
-        var k = KProj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
-        var v = VProj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        var q = QProj.Forward(x, context).view(b, t, _heads, _headDim).transpose(1, 2);      // [B, T, nh*hd] -> [B, nh, T, hd]
+        var k = KProj.Forward(x, context).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        var v = VProj.Forward(x, context).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
         q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
         k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
         if (context.Cache is not null) (k, v) = context.Cache.Append(_layer, k, v);  // -> [B, nkv, past+T, hd]
@@ -58,6 +58,6 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
             ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
             : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);  // [B, nh, T, hd]
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B, nh, T, hd] -> [B, T, nh*hd]
-        return OProj.forward(merged).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
+        return OProj.Forward(merged, context).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
     }
 }

@@ -59,15 +59,17 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Runs the decoder. inputIds: [B, T]; attentionMask: [B, past+T] (1 = token, 0 = padding) or null;
-    /// cache: appended to and advanced by T; positions: [T] or [B, T] (default past … past+T−1).
+    /// cache: appended to and advanced by T; positions: [T] or [B, T] (default past … past+T−1); rows: which batch rows
+    /// belong to which attached adapter in a fused multi-adapter batch (null: every adapter applies to every row).
     /// </summary>
-    public CausalLMOutput Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positions = null)
+    public CausalLMOutput Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positions = null,
+        IReadOnlyList<AdapterRows>? rows = null)
     {
         using var scope = NewDisposeScope();
-        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training);
+        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows);
         var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
         cache?.Advance((int)inputIds.shape[1]);
-        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), routerLogits.Select(r => r.MoveToOuterDisposeScope()).ToList());
+        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 
     /// <summary>Number of parameters of the base model (the tied head counted once).</summary>

@@ -35,6 +35,29 @@ public sealed class DecoderContext
     /// <summary>Whether a training-mode forward is running (dropout, router jitter).</summary>
     public bool Training { get; init; }
 
+    /// <summary>
+    /// Which batch rows belong to which adapter in a fused multi-adapter batch (sorted, non-overlapping), or null when
+    /// every attached adapter applies to every row.
+    /// </summary>
+    public IReadOnlyList<AdapterRows>? Rows { get; init; }
+
+    /// <summary>The rows of <paramref name="owner"/>: null = all rows (no assignment), or a range (Count 0 if absent).</summary>
+    public AdapterRows? RowsOf(object owner)
+    {
+        if (Rows is null) return null;
+        foreach (var r in Rows)
+            if (ReferenceEquals(r.Owner, owner)) return r;
+        return new AdapterRows(owner, 0, 0);
+    }
+
+    /// <summary>The context seen by a slice of rows (FFN dispatch): padding mask sliced, the slice owned by <paramref name="rows"/>.Owner.</summary>
+    public DecoderContext ForRows(AdapterRows rows) =>
+        new(Cos, Sin, PastLength, QueryLength, PaddingMask?.narrow(0, rows.Start, rows.Count), Cache, _maskForWindow)
+        {
+            Training = Training,
+            Rows = [rows with { Start = 0 }],
+        };
+
     /// <summary>The boolean mask [B or 1, 1, T, past+T] for a layer with the given sliding window, or null when plain causal attention applies.</summary>
     public Tensor? AttentionMaskFor(int? window) => _maskForWindow(window);
 }

@@ -6,6 +6,8 @@ namespace MixLora.Models;
 /// <summary>One pre-norm decoder layer: h += attn(norm(h)); h += ffn(norm(h)).</summary>
 public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 {
+    private readonly List<(object Owner, IFeedForwardReplacement Block)> _replacements = [];
+
     public DecoderLayer(Attention attention, FeedForward feedForward, RmsNorm inputNorm, RmsNorm postAttentionNorm)
         : base(nameof(DecoderLayer))
     {
@@ -24,26 +26,66 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
     public RmsNorm InputLayerNorm { get; }
     public RmsNorm PostAttentionLayerNorm { get; }
 
-    /// <summary>When set, runs instead of <see cref="Mlp"/> (which it receives, frozen, to share weights).</summary>
-    public IFeedForwardReplacement? MlpReplacement { get; set; }
+    /// <summary>
+    /// Blocks that take over the FFN slot (e.g. MixLoRA MoE), one per owning adapter. They receive the frozen
+    /// <see cref="Mlp"/> to share its weights. With several, a forward must assign rows (<see cref="DecoderContext.Rows"/>).
+    /// </summary>
+    public IReadOnlyList<(object Owner, IFeedForwardReplacement Block)> MlpReplacements => _replacements;
+
+    public void AddMlpReplacement(object owner, IFeedForwardReplacement block) => _replacements.Add((owner, block));
+
+    public void RemoveMlpReplacement(object owner) => _replacements.RemoveAll(r => ReferenceEquals(r.Owner, owner));
 
     public override Tensor forward(Tensor x) =>
         throw new InvalidOperationException("DecoderLayer needs a DecoderContext; call Forward(x, context).");
 
-    /// <summary>hidden: [B, T, H] -> [B, T, H], plus this layer's router logits when its FFN is routed.</summary>
+    /// <summary>hidden: [B, T, H] -> [B, T, H], plus router logits [rows*T, E] of each routed block that ran.</summary>
     public DecoderLayerOutput Forward(Tensor hidden, DecoderContext context)
     {
         using var scope = NewDisposeScope();
         var h = hidden + SelfAttention.Forward(InputLayerNorm.forward(hidden), context);
         var normed = PostAttentionLayerNorm.forward(h);
-        Tensor ffn;
-        Tensor? routerLogits = null;
-        if (MlpReplacement is null) ffn = Mlp.forward(normed);
-        else (ffn, routerLogits) = MlpReplacement.Forward(normed, Mlp, context);
-        var output = h + ffn;
-        return new DecoderLayerOutput(output.MoveToOuterDisposeScope(), routerLogits?.MoveToOuterDisposeScope());
+        var routerLogits = new List<OwnedRouterLogits>();
+        var ffn = FeedForward(normed, context, routerLogits);
+        var output = (h + ffn).MoveToOuterDisposeScope();
+        return new DecoderLayerOutput(output, routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
+    }
+
+    private Tensor FeedForward(Tensor normed, DecoderContext context, List<OwnedRouterLogits> routerLogits)
+    {
+        if (_replacements.Count == 0) return Mlp.Forward(normed, context);
+        if (context.Rows is null)
+        {
+            if (_replacements.Count > 1)
+                throw new InvalidOperationException("several adapters replace this FFN; the forward must assign batch rows to adapters");
+            return RunBlock(_replacements[0], normed, context, routerLogits);
+        }
+        // Fused multi-adapter batch: each adapter's rows go through its own block (or the FFN with its LoRA deltas).
+        var parts = new List<Tensor>();
+        int next = 0;
+        foreach (var rows in context.Rows)
+        {
+            if (rows.Start > next) parts.Add(Mlp.Forward(normed.narrow(0, next, rows.Start - next), context.ForRows(new AdapterRows(this, 0, rows.Start - next))));
+            var slice = normed.narrow(0, rows.Start, rows.Count);                                 // [B_a, T, H]
+            var sliceContext = context.ForRows(rows);
+            var owned = _replacements.FirstOrDefault(r => ReferenceEquals(r.Owner, rows.Owner));
+            parts.Add(owned.Block is null ? Mlp.Forward(slice, sliceContext) : RunBlock(owned, slice, sliceContext, routerLogits));
+            next = rows.Start + rows.Count;
+        }
+        if (next < normed.shape[0]) parts.Add(Mlp.Forward(normed.narrow(0, next, normed.shape[0] - next), context.ForRows(new AdapterRows(this, 0, (int)normed.shape[0] - next))));
+        return parts.Count == 1 ? parts[0] : cat(parts, 0);                                       // -> [B, T, H]
+    }
+
+    private Tensor RunBlock((object Owner, IFeedForwardReplacement Block) replacement, Tensor x, DecoderContext context, List<OwnedRouterLogits> routerLogits)
+    {
+        var (output, logits) = replacement.Block.Forward(x, Mlp, context);
+        if (logits is not null) routerLogits.Add(new OwnedRouterLogits(replacement.Owner, logits));
+        return output;
     }
 }
 
-/// <summary>A layer's hidden state [B, T, H] and, for MoE layers, its router logits [B*T, E].</summary>
-public sealed record DecoderLayerOutput(Tensor Hidden, Tensor? RouterLogits);
+/// <summary>A layer's hidden state [B, T, H] and the router logits of the routed blocks that ran in it.</summary>
+public sealed record DecoderLayerOutput(Tensor Hidden, IReadOnlyList<OwnedRouterLogits> RouterLogits);
+
+/// <summary>Router logits [rows*T, E] of one adapter's routed block in one layer.</summary>
+public sealed record OwnedRouterLogits(object Owner, Tensor Logits);

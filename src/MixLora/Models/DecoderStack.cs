@@ -63,7 +63,7 @@ public sealed class DecoderStack : nn.Module
     }
 
     /// <summary>inputIds [B, T] -> final hidden states [B, T, H] and the router logits of routed layers.</summary>
-    internal (Tensor Hidden, List<Tensor> RouterLogits) Forward(Tensor inputIds, Tensor? paddingMask, KvCache? cache, Tensor? positions, bool training)
+    internal (Tensor Hidden, List<OwnedRouterLogits> RouterLogits) Forward(Tensor inputIds, Tensor? paddingMask, KvCache? cache, Tensor? positions, bool training, IReadOnlyList<AdapterRows>? rows)
     {
         if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [B, T], got [{string.Join(", ", inputIds.shape)}]");
         int past = cache?.Length ?? 0;
@@ -84,13 +84,13 @@ public sealed class DecoderStack : nn.Module
             if (!masks.ContainsKey(key)) masks[key] = AttentionMask.Build(past, t, needsPadding ? paddingMask : null, window, device);
         }
         Tensor? MaskFor(int? window) => masks.TryGetValue(window ?? -1, out var mask) ? mask : null;
-        var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor) { Training = training };
-        var routerLogits = new List<Tensor>();
+        var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor) { Training = training, Rows = rows };
+        var routerLogits = new List<OwnedRouterLogits>();
         foreach (var layer in _layerList)
         {
             var output = layer.Forward(hidden, context);
             hidden = output.Hidden;
-            if (output.RouterLogits is not null) routerLogits.Add(output.RouterLogits);
+            routerLogits.AddRange(output.RouterLogits);
         }
         return (_norm.forward(hidden), routerLogits);
     }

@@ -25,10 +25,13 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public string ActivationName { get; }
     public Func<Tensor, Tensor> Activation { get; }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary>x: [B, T, H] -> [B, T, H], with the projections' adapters (row-restricted by the context).</summary>
+    public Tensor Forward(Tensor x, DecoderContext? context)
     {
         using var scope = NewDisposeScope();
-        var hidden = Activation(GateProj.forward(x)) * UpProj.forward(x);          // [.., H] -> [.., I]
-        return DownProj.forward(hidden).MoveToOuterDisposeScope();                   // [.., I] -> [.., H]
+        var hidden = Activation(GateProj.Forward(x, context)) * UpProj.Forward(x, context); // [.., H] -> [.., I]
+        return DownProj.Forward(hidden, context).MoveToOuterDisposeScope();                 // [.., I] -> [.., H]
     }
 }

@@ -8,6 +8,9 @@ namespace MixLora.Models;
 /// </summary>
 public interface ILinearDelta
 {
-    /// <summary>Returns the adapted output given the projection's input [.., in] and its frozen output [.., out].</summary>
-    Tensor Apply(Tensor input, Tensor baseOutput);
+    /// <summary>
+    /// Returns the adapted output given the projection's input [B, .., in] and its frozen output [B, .., out]. When the
+    /// context assigns batch rows to adapters (<see cref="DecoderContext.Rows"/>), only the delta's own rows change.
+    /// </summary>
+    Tensor Apply(Tensor input, Tensor baseOutput, DecoderContext? context);
 }

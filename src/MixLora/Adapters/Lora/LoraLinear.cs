@@ -55,6 +55,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
 
     public LoraSettings Settings { get; }
 
+    /// <summary>The adapter this LoRA belongs to: in a fused multi-adapter batch it changes only that adapter's rows.</summary>
+    public object? Owner { get; init; }
+
     /// <summary>A [r, in].</summary>
     public Parameter LoraA => _loraA;
 
@@ -97,6 +100,26 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
             result = scale * (baseOutput + delta.to(baseOutput.dtype));
         }
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="ILinearDelta"/>: like <see cref="Apply(Tensor, Tensor)"/> but, when the context assigns batch rows to
+    /// adapters, only on this adapter's rows [B_a, ..] (others keep the frozen output).
+    /// </summary>
+    public Tensor Apply(Tensor input, Tensor baseOutput, DecoderContext? context)
+    {
+        var rows = Owner is null ? null : context?.RowsOf(Owner);
+        if (rows is null) return Apply(input, baseOutput);
+        if (rows.Count == 0) return baseOutput;
+        if (rows.Start == 0 && rows.Count == baseOutput.shape[0]) return Apply(input, baseOutput);
+        using var scope = NewDisposeScope();
+        long total = baseOutput.shape[0], end = rows.Start + rows.Count;
+        var adapted = Apply(input.narrow(0, rows.Start, rows.Count), baseOutput.narrow(0, rows.Start, rows.Count));
+        var parts = new List<Tensor>();
+        if (rows.Start > 0) parts.Add(baseOutput.narrow(0, 0, rows.Start));
+        parts.Add(adapted);
+        if (end < total) parts.Add(baseOutput.narrow(0, end, total - end));
+        return cat(parts, 0).MoveToOuterDisposeScope();                              // [B, .., out]
     }
 
     public override Tensor forward(Tensor input) =>

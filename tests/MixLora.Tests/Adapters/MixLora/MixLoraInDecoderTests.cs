@@ -18,7 +18,7 @@ public class MixLoraInDecoderTests
             var experts = MoeFixtures.Experts(layer.Mlp, settings.NumExperts, g, freshB: freshB);
             var router = randn(new long[] { settings.NumExperts, model.Config.HiddenSize }, generator: g);
             var block = new MixLoraFeedForward(index, router, experts, settings, model.Config.HiddenAct);
-            layer.MlpReplacement = block;
+            layer.AddMlpReplacement(block, block);
             blocks.Add(block);
         }
         return blocks;
