@@ -1,0 +1,145 @@
+using MixLora.Data;
+
+namespace MixLora.Config;
+
+/// <summary>
+/// The reference's config templates (spec §4.3, LLaMA target names) and its <c>launch.py gen</c> (spec §4.4):
+/// one adapter per template adapter × task, named and keyed as the reference does.
+/// </summary>
+/// <remarks>
+/// Templates not shipped by the reference: <c>dora</c> = <c>lora</c> with use_dora; <c>mixlora_switch</c> = the
+/// mixlora template with routing "mixlora-switch", 8 experts and expert_capacity 64 — the README's guidance
+/// (cutoff_len / num_experts) × capacity factor 1.0 for cutoff_len 512, since capacity counts tokens per expert per
+/// sequence; the other switch keys keep their reference defaults (jitter 0.01, router_init_range 1.0, z-loss 0.001).
+/// Dataset tasks are named "casual_{i}" with task_name "casual" (spec §4.2; the newest launch.py spells it
+/// "causal", which this library also accepts).
+/// </remarks>
+public static class TrainingConfigTemplates
+{
+    /// <summary>Template names accepted by <see cref="Template"/>.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["mixlora", "mixlora_dynamic", "mixlora_switch", "lora", "dora"];
+
+    private static readonly IReadOnlyList<string> LlamaTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj", "up_proj"];
+
+    /// <summary>The template config, as the reference's <c>templates/{name}.json</c> would load.</summary>
+    /// <exception cref="MixLoraException">Unknown template name.</exception>
+    public static TrainingConfig Template(string name)
+    {
+        var peft = name switch
+        {
+            "mixlora" => MixLora(AdapterConfig.TopKRouting) with { TopK = 2 },
+            "mixlora_dynamic" => MixLora(AdapterConfig.DynamicRouting) with { TopP = 0.8 },
+            "mixlora_switch" => MixLora(AdapterConfig.SwitchRouting) with { ExpertCapacity = 64 },
+            "lora" => Lora(useDora: false),
+            "dora" => Lora(useDora: true),
+            _ => throw new MixLoraException($"unknown template \"{name}\" (valid: {string.Join(", ", Names)})"),
+        };
+        var adapter = new AdapterTrainingConfig
+        {
+            Name = name.StartsWith("mixlora", StringComparison.Ordinal) ? "mixlora" : name,
+            TaskName = "",
+            Optim = "adamw",
+            SchedulerType = "constant",
+            WarmupSteps = 0,
+            Lr = 2e-4,
+            BatchSize = 16,
+            MicroBatchSize = 8,
+            EvaluateBatchSize = 16,
+            NumEpochs = 2,
+            GroupByLength = false,
+            Adapter = peft,
+        };
+        return new TrainingConfig
+        {
+            CutoffLen = 512,
+            SaveStep = 1000,
+            TrainLoraCandidateNum = 2,
+            TrainLoraSimultaneouslyNum = 2,
+            TrainStrategy = "optim",
+            Lora = [adapter],
+        };
+    }
+
+    private static AdapterConfig MixLora(string routing) => new()
+    {
+        R = 16, LoraAlpha = 32, LoraDropout = 0.05, TargetModules = LlamaTargets, RoutingStrategy = routing, NumExperts = 8,
+    };
+
+    private static AdapterConfig Lora(bool useDora) => new()
+    {
+        R = 80, LoraAlpha = 160, LoraDropout = 0.05, TargetModules = LlamaTargets, UseDora = useDora,
+    };
+
+    /// <summary>
+    /// <c>launch.py gen</c>: the template with overrides, one adapter per task (or one multi-task adapter), appended
+    /// after the adapters of <paramref name="appendTo"/> when given (indices continue). The result is validated.
+    /// Task names that are not task keys must be existing .json/.jsonl files: they become casual adapters with
+    /// prompt "alpaca".
+    /// </summary>
+    /// <exception cref="MixLoraException">Unknown template or task, data path count mismatch, or an invalid result.</exception>
+    public static TrainingConfig Generate(TrainingConfigGenerateOptions o, TrainingConfig? appendTo = null)
+    {
+        var template = Template(o.Template);
+        var tasks = o.MultiTask ? [o.Tasks] : o.Tasks.Split(';', StringSplitOptions.TrimEntries);
+        if (tasks.Any(string.IsNullOrWhiteSpace))
+            throw new MixLoraException($"--tasks \"{o.Tasks}\": expected task keys or data files joined by ';' (task keys: {string.Join(", ", CommonsenseTasks.Keys)})");
+        var paths = o.DataPath is null ? null : o.MultiTask ? [o.DataPath] : o.DataPath.Split(';', StringSplitOptions.TrimEntries);
+        if (paths is not null && paths.Length != tasks.Length)
+            throw new MixLoraException($"--data-path \"{o.DataPath}\" gives {paths.Length} path(s) for {tasks.Length} task(s); give one per task, joined by ';'");
+
+        var adapters = new List<AdapterTrainingConfig>(appendTo?.Lora ?? []);
+        foreach (var adapterTemplate in template.Lora)
+        {
+            for (int t = 0; t < tasks.Length; t++)
+            {
+                int index = adapters.Count;
+                var adapter = ForTask(adapterTemplate, tasks[t], index, o);
+                if (o.AdapterName is not null) adapter = adapter with { Name = $"{o.AdapterName}_{index}" };
+                if (paths is not null) adapter = adapter with { Data = paths[t] };
+                adapters.Add(ApplyOverrides(adapter, o));
+            }
+        }
+        var config = template with
+        {
+            CutoffLen = o.CutoffLen ?? template.CutoffLen,
+            SaveStep = o.SaveStep ?? template.SaveStep,
+            Lora = adapters,
+        };
+        config.Validate("generated config");
+        return config;
+    }
+
+    private static AdapterTrainingConfig ForTask(AdapterTrainingConfig template, string task, int index, TrainingConfigGenerateOptions o)
+    {
+        if (o.MultiTask) return template with { Name = $"multi_task_{index}", TaskName = task };
+        if (CommonsenseTasks.Find(task) is { } known) return template with { Name = $"{known.AdapterNameStem}_{index}", TaskName = task };
+        if (CommonsenseTasks.IsReferenceKey(task))
+            throw new MixLoraException(CommonsenseTasks.UnsupportedTaskMessage(task, o.Tasks));
+        var path = Path.Combine(o.BaseDir ?? ".", task);
+        if (!File.Exists(path) || !InstructionDataset.IsSupportedPath(task))
+            throw new MixLoraException($"task \"{task}\" is neither a task key ({string.Join(", ", CommonsenseTasks.Keys)}) nor an existing .json/.jsonl data file");
+        return template with { Name = $"{AdapterTrainingConfig.CasualTask}_{index}", TaskName = AdapterTrainingConfig.CasualTask, Data = task, Prompt = PromptTemplate.AlpacaName };
+    }
+
+    private static AdapterTrainingConfig ApplyOverrides(AdapterTrainingConfig a, TrainingConfigGenerateOptions o) => a with
+    {
+        Prompt = o.Prompt ?? a.Prompt,
+        SchedulerType = o.SchedulerType ?? a.SchedulerType,
+        WarmupSteps = o.WarmupSteps ?? a.WarmupSteps,
+        Lr = o.Lr ?? a.Lr,
+        BatchSize = o.BatchSize ?? a.BatchSize,
+        MicroBatchSize = o.MicroBatchSize ?? a.MicroBatchSize,
+        EvaluateSteps = o.EvaluateSteps ?? a.EvaluateSteps,
+        EvaluateBatchSize = o.EvaluateBatchSize ?? a.EvaluateBatchSize,
+        NumEpochs = o.NumEpochs ?? a.NumEpochs,
+        LoraPlusLrRatio = o.LoraPlusLrRatio ?? a.LoraPlusLrRatio,
+        GroupByLength = o.GroupByLength ?? a.GroupByLength,
+        TrainOnInputs = o.TrainOnInputs ?? a.TrainOnInputs,
+        AddEos = o.AddEos ?? a.AddEos,
+        Adapter = a.Adapter with
+        {
+            UseDora = o.UseDora ?? a.Adapter.UseDora,
+            UseRsLora = o.UseRsLora ?? a.Adapter.UseRsLora,
+        },
+    };
+}
