@@ -17,6 +17,8 @@ public static class CliApp
             LogitsCommand.Create(console),
             InfoCommand.Create(console),
             ConvertCommand.Create(console),
+            InitCommand.Create(console),
+            TrainCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

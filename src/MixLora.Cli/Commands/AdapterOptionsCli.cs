@@ -32,15 +32,17 @@ public sealed class AdapterOptionsCli
 
     public AdapterOptions Options(ParseResult parse) => new()
     {
-        ExpertPath = parse.GetValue(ExpertPath) switch
-        {
-            "auto" => MixLora.Adapters.ExpertPath.Auto,
-            "vanilla" => MixLora.Adapters.ExpertPath.Vanilla,
-            "shared" => MixLora.Adapters.ExpertPath.Shared,
-            "fused" => MixLora.Adapters.ExpertPath.Fused,
-            var other => throw new MixLoraException($"--expert-path \"{other}\" is not one of auto, vanilla, shared, fused"),
-        },
+        ExpertPath = ParsePath(parse.GetValue(ExpertPath)!),
         LoraDropoutAtInference = parse.GetValue(DropoutAtInference),
+    };
+
+    public MixLora.Adapters.ExpertPath ParsePath(string value) => value switch
+    {
+        "auto" => MixLora.Adapters.ExpertPath.Auto,
+        "vanilla" => MixLora.Adapters.ExpertPath.Vanilla,
+        "shared" => MixLora.Adapters.ExpertPath.Shared,
+        "fused" => MixLora.Adapters.ExpertPath.Fused,
+        var other => throw new MixLoraException($"--expert-path \"{other}\" is not one of auto, vanilla, shared, fused"),
     };
 
     /// <summary>Loads the adapter named by --adapter onto the model, or returns null when none was given.</summary>

@@ -25,7 +25,11 @@ public sealed class Adapter : IDisposable
         _model = model;
         Config = config;
         Options = options;
+        RandomGenerator = new Generator((ulong)options.Seed);
     }
+
+    /// <summary>The adapter's own random source (initialisation, router jitter, switch ffn_dropout); training checkpoints save its state.</summary>
+    public Generator RandomGenerator { get; }
 
     public AdapterConfig Config { get; }
     public AdapterOptions Options { get; }
@@ -51,7 +55,7 @@ public sealed class Adapter : IDisposable
         config.Validate("(adapter config)", model.Config);
         options ??= new AdapterOptions();
         var adapter = new Adapter(model, config, options);
-        adapter.Build(new Generator((ulong)options.Seed));
+        adapter.Build(adapter.RandomGenerator);
         return adapter;
     }
 
@@ -64,7 +68,7 @@ public sealed class Adapter : IDisposable
         try
         {
             var adapter = new Adapter(model, config, options);
-            adapter.Build(new Generator((ulong)options.Seed));
+            adapter.Build(adapter.RandomGenerator);
             adapter.CopyFrom(tensors);
             return adapter;
         }

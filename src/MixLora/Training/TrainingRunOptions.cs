@@ -1,0 +1,30 @@
+using MixLora.Adapters;
+
+namespace MixLora.Training;
+
+/// <summary>Run-time choices of a training run (not part of the MoE-PEFT config file).</summary>
+public sealed record TrainingRunOptions
+{
+    /// <summary>Folder for the run: one sub-folder per adapter (adapter files, metrics, plots) and the resume checkpoint.</summary>
+    public required string OutputDir { get; init; }
+
+    /// <summary>Folder that relative data paths in the config are resolved against.</summary>
+    public string BaseDir { get; init; } = Directory.GetCurrentDirectory();
+
+    /// <summary>Continue from the checkpoint in <see cref="OutputDir"/> (exactly: same result as an uninterrupted run).</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Seeds the data order, initialisation, dropout and router jitter.</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Run on one CPU thread so results are identical across machines (runs with a fixed thread count are already repeatable).</summary>
+    public bool Deterministic { get; init; }
+
+    public ExpertPath ExpertPath { get; init; } = ExpertPath.Auto;
+
+    /// <summary>Stops the run after the current step; a checkpoint is written first.</summary>
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>Test hook: stop (as if killed) right after this many fused steps, without a final checkpoint.</summary>
+    public int? StopAfterSteps { get; init; }
+}
