@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
@@ -6,6 +7,12 @@ namespace MixLora.Training;
 /// <summary>Captures and restores torch random-generator states as bytes (exact: the whole Mersenne-Twister state).</summary>
 public static class GeneratorState
 {
+    // Layout of libtorch's CPUGeneratorImplState (5056 bytes): int64 seed, int32 left, int32 seeded, uint64 next,
+    // 624 × uint64 state, ... . libtorch rejects a state whose size or these fields are off by throwing a C++
+    // exception that TorchSharp does not catch (the process aborts), so they are checked here first.
+    private const int CpuStateBytes = 5056;
+    private const int MersenneStateN = 624;
+
     /// <summary>The state of <paramref name="generator"/>, or of torch's global default generator when null.</summary>
     public static byte[] Capture(Generator? generator = null)
     {
@@ -18,6 +25,7 @@ public static class GeneratorState
     public static void Restore(byte[] state, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(state);
+        Validate(state, expectedLength: Capture(generator).Length);
         using var tensorState = tensor(state, dtype: ScalarType.Byte);
         try
         {
@@ -26,9 +34,20 @@ public static class GeneratorState
         }
         catch (ExternalException ex)
         {
-            throw new MixLoraException($"random-generator state of {state.Length} bytes was rejected by torch: {FirstLine(ex.Message)}", ex);
+            throw new MixLoraException($"random-generator state rejected by torch: {ex.Message.Split('\n', 2)[0].Trim()}", ex);
         }
     }
 
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+    private static void Validate(byte[] state, int expectedLength)
+    {
+        if (state.Length != expectedLength)
+            throw new MixLoraException($"random-generator state has {state.Length} bytes; this generator's state has {expectedLength}");
+        if (state.Length != CpuStateBytes) return;
+        int left = BinaryPrimitives.ReadInt32LittleEndian(state.AsSpan(8));
+        int seeded = BinaryPrimitives.ReadInt32LittleEndian(state.AsSpan(12));
+        uint next = (uint)BinaryPrimitives.ReadUInt64LittleEndian(state.AsSpan(16)); // torch keeps the low 32 bits
+        if (seeded == 0 || left < 1 || left > MersenneStateN || next > MersenneStateN)
+            throw new MixLoraException(
+                $"random-generator state is not a valid Mersenne-Twister state (left={left}, seeded={seeded}, next={next})");
+    }
 }
