@@ -26,7 +26,7 @@ public sealed class AdapterTask : IDisposable
             ? new Sgd(groups, momentum: config.Momentum, weightDecay: config.WeightDecay)
             : new AdamW(groups, weightDecay: config.WeightDecay);
         OptimizerSteps = config.TotalOptimizerSteps(examples.Count);
-        Schedule = LrSchedule.Create(config.SchedulerType, (int)Math.Round(config.WarmupStepsFor(OptimizerSteps)), OptimizerSteps);
+        Schedule = LrSchedule.Create(config.SchedulerType, (int)Math.Round(config.WarmupStepsFor(OptimizerSteps)), OptimizerSteps, config.Lr);
         int perEpoch = (examples.Count + config.EffectiveMicroBatchSize - 1) / config.EffectiveMicroBatchSize;
         TotalMicroSteps = perEpoch * config.NumEpochs;
     }

@@ -6,6 +6,7 @@ using MixLora.Training;
 namespace MixLora.Tests.Training;
 
 /// <summary>End-to-end training on the bundled stories260K with MoE-PEFT's dummy data (small, a few seconds each).</summary>
+[Collection(nameof(GlobalGeneratorCollection))]
 public class TrainerTests
 {
     private const string Targets = "[\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"gate_proj\", \"down_proj\", \"up_proj\"]";
