@@ -26,7 +26,7 @@ public static class TrainCommand
         command.SetAction(parse =>
         {
             var configPath = parse.GetValue(config);
-            if (configPath is null) return DemoRunner.Run(console, parse, common, parse.GetValue(output), parse.GetValue(seed));
+            if (configPath is null) return DemoRunner.Run(console, parse, common, parse.GetValue(output), parse.GetValue(seed), parse.GetValue(logEvery));
             var trainingConfig = TrainingConfig.Load(configPath);
             var outputDir = parse.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));

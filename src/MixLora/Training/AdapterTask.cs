@@ -18,6 +18,7 @@ public sealed class AdapterTask : IDisposable
         Examples = examples;
         Order = order;
         Directory = directory;
+        Statistics = adapter.Config.IsMixLora ? adapter.CollectRouterStatistics() : null;
         var named = adapter.NamedTensors.Select(kv => (kv.Key, (Parameter)kv.Value)).ToList();
         var groups = config.LoraPlusLrRatio > 1.0
             ? ParameterGroups.ForLoraPlus(named, config.Lr, config.LoraPlusLrRatio)
@@ -33,6 +34,9 @@ public sealed class AdapterTask : IDisposable
 
     public AdapterTrainingConfig Config { get; }
     public Adapter Adapter { get; }
+
+    /// <summary>Expert load collected over this process's training steps (MixLoRA only), for the heatmap.</summary>
+    public RouterStatistics? Statistics { get; }
     public string Name => Config.Name;
     public IReadOnlyList<TokenizedExample> Examples { get; }
     public int[] Order { get; private set; }

@@ -205,7 +205,8 @@ public sealed class Trainer
         {
             if (task.MicroStep % task.Config.AccumulationSteps != 0) task.OptimizerStepNow(); // flush a partial accumulation
             task.Adapter.Save(task.Directory, AdapterWeightFormat.Bin);
-            _observer?.OnMessage($"adapter \"{task.Name}\" saved to {task.Directory}");
+            var plots = RunPlots.Save(task.Directory, task.Name, task.Statistics);
+            _observer?.OnMessage($"adapter \"{task.Name}\" saved to {task.Directory}" + (plots.Count > 0 ? $" (plots: {string.Join(", ", plots.Select(Path.GetFileName))})" : ""));
         }
         RunCheckpoint.Save(_options.OutputDir, tasks, step);
     }
