@@ -7,6 +7,12 @@ using static TorchSharp.torch;
 //   experts  [--repeats N] [--tokens N] [--all]  MixLoRA expert paths (Vanilla, Shared, Fused) on a mid-size LLaMA FFN;
 //            --all adds the dynamic and switch strategies. Paths are timed round-robin so background load hits them alike.
 //   generate [--model DIR] [--new-tokens N]      tokens/s with and without KV cache, RSS before/after (default: stories260K)
+//   train-memory [--model DIR] [--steps N]        RSS every 50 training steps of the demo adapter (must stay flat)
+if (args.Length > 0 && args[0] == "train-memory")
+{
+    TrainingMemoryBenchmark.Run(StringOption("--model", Path.Combine(RepoRoot(), "assets", "stories260K-hf")), IntOption("--steps", 500));
+    return;
+}
 if (args.Length > 0 && args[0] == "generate")
 {
     GenerationBenchmark.Run(StringOption("--model", Path.Combine(RepoRoot(), "assets", "stories260K-hf")), IntOption("--new-tokens", 500));
