@@ -65,20 +65,10 @@ public sealed partial record AdapterConfig
     /// </summary>
     internal static AdapterConfig ParseUnvalidated(string json, string source, bool allowUnknownKeys, IEnumerable<string>? otherKeys = null)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidFileException(source, $"not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0]}", e);
-        }
+        var document = JsonSource.ParseObject(json, source);
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidFileException(source, $"expected a JSON object at the top level, got {root.ValueKind}");
             if (!allowUnknownKeys && root.TryGetProperty("routing_strategy", out var routing) && routing.ValueKind == JsonValueKind.String
                 && LegacyRoutingStrategies.TryGetValue(routing.GetString()!, out var modern))
             {

@@ -45,20 +45,10 @@ public sealed partial record TrainingConfig
 
     private static TrainingConfig ParseUnvalidated(string json, string source)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidFileException(source, $"not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0]}", e);
-        }
+        var document = JsonSource.ParseObject(json, source);
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidFileException(source, $"expected a JSON object at the top level, got {root.ValueKind}");
             CheckKeys(root, source, "", TopLevelKeys, RequiredTopLevelKeys);
             var lora = root.GetProperty("lora");
             if (lora.ValueKind != JsonValueKind.Array)
