@@ -25,8 +25,9 @@ public class TokenizerPerformanceTests(ITestOutputHelper output)
         var encodeTime = clock.Elapsed;
         output.WriteLine($"{model}: load {loadTime.TotalMilliseconds:F0} ms, encode {text.Length} chars -> {ids.Count} ids in {encodeTime.TotalMilliseconds:F1} ms");
 
-        Assert.True(loadTime < TimeSpan.FromSeconds(6), $"loading took {loadTime}");
-        Assert.True(encodeTime < TimeSpan.FromMilliseconds(250), $"encoding took {encodeTime}");
+        // Loose bounds: they catch pathological slowness, not noise from other processes on a loaded 2-core machine.
+        Assert.True(loadTime < TimeSpan.FromSeconds(30), $"loading took {loadTime}");
+        Assert.True(encodeTime < TimeSpan.FromSeconds(2), $"encoding took {encodeTime}");
     }
 
     [Fact]

@@ -41,6 +41,9 @@ internal static class DemoVocabulary
 
     public static IReadOnlyList<string> Names(bool heldOut) => Split(AllNames, heldOut);
 
+    /// <summary>Every real word of both halves (so made-up words never collide with one).</summary>
+    public static IEnumerable<string> All => AllNouns.Concat(AllNames);
+
     private static string[] Split(string[] words, bool heldOut) =>
         words.Where((_, i) => IsHeldOut(i) == heldOut).ToArray();
 }

@@ -58,7 +58,7 @@ public static class DemoTraining
         {
             ["instruction"] = r.Instruction,
             ["input"] = "",
-            ["output"] = " " + r.Output,
+            ["output"] = DemoDataset.FullText(r)[DemoDataset.Prompt(r).Length..], // " answer." (the template adds "\n")
         }).ToArray());
         AtomicFile.WriteAllText(Path.Combine(runDir, "demo_train.json"), records.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var template = new JsonObject
