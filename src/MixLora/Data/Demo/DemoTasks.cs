@@ -22,6 +22,9 @@ public static class DemoTasks
     /// <summary>The tasks in the order the dataset lists them.</summary>
     public static IReadOnlyList<string> All { get; } = [Repeat, Who, What, Plural];
 
+    /// <summary>The words of the instruction frames (not the task's words).</summary>
+    internal static IReadOnlyList<string> FrameWords { get; } = ["Say", "again", "has", "the", "Who", "it", "What", "does", "have", "One", "many"];
+
     internal static DemoRecord RepeatRecord(string word) => new(Repeat, $"Say again: {word}", word);
 
     internal static DemoRecord WhoRecord(string name, string noun) => new(Who, $"{name} has the {noun}. Who has it?", name);

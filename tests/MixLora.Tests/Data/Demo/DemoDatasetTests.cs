@@ -17,10 +17,10 @@ public class DemoDatasetTests
         Assert.Equal(["repeat", "who", "what", "plural"], DemoDataset.TaskNames);
         foreach (var task in DemoDataset.TaskNames)
         {
-            Assert.Equal(141, DemoDataset.Train.Count(r => r.Task == task));
+            Assert.Equal(141 + DemoDataset.MadeUpPerTask, DemoDataset.Train.Count(r => r.Task == task));
             Assert.Equal(DemoDataset.ValidationPerTask, DemoDataset.Validation.Count(r => r.Task == task));
         }
-        Assert.Equal(4 * 141, DemoDataset.Train.Count);
+        Assert.Equal(4000, DemoDataset.Train.Count);
         Assert.Equal(4 * 40, DemoDataset.Validation.Count);
         // Tasks are interleaved, so any prefix of the list (a short demo run) sees all of them.
         Assert.Equal(DemoDataset.TaskNames, DemoDataset.Train.Take(4).Select(r => r.Task));
@@ -32,11 +32,12 @@ public class DemoDatasetTests
         Assert.Equal(DemoDataset.Train, DemoDataset.Generate(heldOut: false));
         Assert.Equal(DemoDataset.Validation, DemoDataset.Generate(heldOut: true));
         // Pinned: the same records on every machine and run.
-        Assert.Equal(new DemoRecord("repeat", "Say again: ant", "ant"), DemoDataset.Train[0]);
-        Assert.Equal(new DemoRecord("plural", "One ant, many", "ants"), DemoDataset.Train[3]);
-        Assert.Equal(new DemoRecord("repeat", "Say again: bean", "bean"), DemoDataset.Validation[0]);
-        Assert.Equal("who", DemoDataset.Train[1].Task);
-        Assert.Matches(@"^[A-Z][a-z]+ has the [a-z]+\. Who has it\?$", DemoDataset.Train[1].Instruction);
+        Assert.Equal(new DemoRecord("repeat", "Say again: snir", "snir"), DemoDataset.Train[0]);
+        Assert.Equal(new DemoRecord("who", "Gub has the lane. Who has it?", "Gub"), DemoDataset.Train[1]);
+        Assert.Equal(new DemoRecord("plural", "One ak, many", "aks"), DemoDataset.Train[3]);
+        Assert.Equal(new DemoRecord("repeat", "Say again: axe", "axe"), DemoDataset.Validation[0]);
+        Assert.Equal(new DemoRecord("who", "Jen has the leg. Who has it?", "Jen"), DemoDataset.Validation[1]);
+        Assert.Equal(new DemoRecord("what", "Tom has the axe. What does Tom have?", "axe"), DemoDataset.Validation[2]);
     }
 
     [Fact]
@@ -44,6 +45,7 @@ public class DemoDatasetTests
     {
         var trainWords = DemoDataset.Train.SelectMany(r => Words(r.Instruction).Append(r.Output)).ToHashSet();
         var frame = new HashSet<string> { "Say", "again", "has", "the", "Who", "it", "What", "does", "have", "One", "many" };
+        Assert.Empty(DemoDataset.Train.Select(r => r.Output).Intersect(frame, StringComparer.OrdinalIgnoreCase));
         foreach (var record in DemoDataset.Validation)
         {
             Assert.DoesNotContain(record.Output, trainWords);
@@ -58,6 +60,12 @@ public class DemoDatasetTests
     {
         Assert.Equal(DemoDataset.Train.Count, DemoDataset.Train.Distinct().Count());
         Assert.Equal(DemoDataset.Validation.Count, DemoDataset.Validation.Distinct().Count());
+        // Held-out answers do not repeat within a task (names do in "who": there are only ten held-out names).
+        foreach (var task in new[] { "repeat", "what", "plural" })
+        {
+            var answers = DemoDataset.Validation.Where(r => r.Task == task).Select(r => r.Output).ToList();
+            Assert.Equal(answers.Count, answers.Distinct().Count());
+        }
     }
 
     [Fact]
@@ -114,11 +122,15 @@ public class DemoDatasetTests
             var full = tokenizer.Encode(DemoDataset.FullText(r));
             // Training masks the prompt by its token count: the prompt must tokenize the same inside the full text.
             Assert.Equal(prompt, full.Take(prompt.Count));
-            int answerTokens = full.Count - prompt.Count; // " answer." including the full stop
-            Assert.True(answerTokens <= DemoDataset.MaxAnswerTokens, $"\"{r.Output}\" takes {answerTokens} tokens");
             longest = Math.Max(longest, full.Count);
         }
-        Assert.True(longest <= 32, $"the longest example has {longest} tokens");
+        Assert.True(longest <= 48, $"the longest example has {longest} tokens");
+        // Evaluation generates MaxAnswerTokens tokens: enough for every held-out answer and its full stop.
+        foreach (var r in DemoDataset.Validation)
+        {
+            int answerTokens = tokenizer.Encode(DemoDataset.FullText(r)).Count - tokenizer.Encode(DemoDataset.Prompt(r)).Count;
+            Assert.True(answerTokens <= DemoDataset.MaxAnswerTokens, $"\"{r.Output}.\" takes {answerTokens} tokens");
+        }
     }
 
     private static IEnumerable<string> Words(string text) =>
