@@ -74,8 +74,8 @@ public static class DemoDataset
         var byTask = new List<DemoRecord>[]
         {
             SpreadEvenly(nouns, names).Take(perTask).Select(DemoTasks.RepeatRecord).ToList(),
-            DistinctPairs(names, nouns, perTask, offset: perTask).Select(p => DemoTasks.WhoRecord(p.Name, p.Noun)).ToList(),
-            DistinctPairs(names, nouns, perTask).Select(p => DemoTasks.WhatRecord(p.Name, p.Noun)).ToList(),
+            Pairs(names, nouns, perTask, offset: nouns.Count / 2).Select(p => DemoTasks.WhoRecord(p.Name, p.Noun)).ToList(),
+            Pairs(names, nouns, perTask).Select(p => DemoTasks.WhatRecord(p.Name, p.Noun)).ToList(),
             nouns.Take(perTask).Select(DemoTasks.PluralRecord).ToList(),
         };
         if (!heldOut)
@@ -125,21 +125,16 @@ public static class DemoDataset
          .Select(x => x.Item);
 
     /// <summary>
-    /// <paramref name="count"/> distinct (name, noun) pairs spread over the whole grid: index k·stride mod N with a
-    /// stride coprime to N visits every cell once, so neither names nor nouns cluster.
+    /// Up to <paramref name="count"/> (name, noun) pairs, each noun at most once (from <paramref name="offset"/> on,
+    /// wrapping) and the names cycling with a stride coprime to their number, so both vary from one pair to the next.
     /// </summary>
-    private static List<(string Name, string Noun)> DistinctPairs(IReadOnlyList<string> names, IReadOnlyList<string> nouns, int count, int offset = 0)
+    private static List<(string Name, string Noun)> Pairs(IReadOnlyList<string> names, IReadOnlyList<string> nouns, int count, int offset = 0)
     {
-        int cells = names.Count * nouns.Count;
-        int stride = 7;
-        while (Gcd(stride, cells) != 1) stride += 2;
-        var pairs = new List<(string, string)>();
-        for (int k = 0; k < Math.Min(count, cells); k++)
-        {
-            int cell = (int)(((long)(k + offset) * stride) % cells);
-            pairs.Add((names[cell % names.Count], nouns[cell / names.Count]));
-        }
-        return pairs;
+        int stride = 3;
+        while (Gcd(stride, names.Count) != 1) stride += 2;
+        return Enumerable.Range(0, Math.Min(count, nouns.Count))
+            .Select(k => (names[(k * stride + offset) % names.Count], nouns[(k + offset) % nouns.Count]))
+            .ToList();
     }
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);

@@ -20,7 +20,7 @@ internal static class DemoVocabulary
         "house", "hut", "jar", "jet", "key", "kid", "king", "kite", "kitten", "lake", "lamb", "lamp", "lap", "leg",
         "lid", "lime", "lion", "lip", "lock", "log", "map", "mat", "mint", "mitt", "mole", "moon", "mop", "moth",
         "mug", "nail", "nap", "neck", "nest", "net", "nose", "note", "nut", "oak", "owl", "pad", "pail", "pan",
-        "park", "pea", "pear", "pen", "pet", "pie", "pig", "pin", "plate", "plum", "pond", "pony", "pool", "pot",
+        "park", "pea", "pear", "pen", "pet", "pie", "pig", "pin", "plate", "plum", "pond", "pool", "pot",
         "rag", "rake", "rat", "ring", "road", "rock", "roof", "room", "rose", "rug", "sail", "seat", "seed", "shed",
         "shell", "sink", "sled", "sock", "sofa", "song", "soup", "star", "stick", "stone", "store", "sun", "swing",
         "tail", "tap", "tent", "tie", "tire", "toad", "toe", "top", "town", "toy", "tree", "tub", "van", "vest",

@@ -32,11 +32,12 @@ public class DemoDatasetTests
         Assert.Equal(DemoDataset.Train, DemoDataset.Generate(heldOut: false));
         Assert.Equal(DemoDataset.Validation, DemoDataset.Generate(heldOut: true));
         // Pinned: the same records on every machine and run.
-        Assert.Equal(new DemoRecord("repeat", "Say again: ant", "ant"), DemoDataset.Train[0]);
-        Assert.Equal(new DemoRecord("plural", "One ant, many", "ants"), DemoDataset.Train[3]);
-        Assert.Equal(new DemoRecord("repeat", "Say again: bean", "bean"), DemoDataset.Validation[0]);
-        Assert.Equal("who", DemoDataset.Train[1].Task);
-        Assert.Matches(@"^[A-Z][a-z]+ has the [a-z]+\. Who has it\?$", DemoDataset.Train[1].Instruction);
+        Assert.Equal(new DemoRecord("repeat", "Say again: snir", "snir"), DemoDataset.Train[0]);
+        Assert.Equal(new DemoRecord("who", "Gub has the lane. Who has it?", "Gub"), DemoDataset.Train[1]);
+        Assert.Equal(new DemoRecord("plural", "One ak, many", "aks"), DemoDataset.Train[3]);
+        Assert.Equal(new DemoRecord("repeat", "Say again: axe", "axe"), DemoDataset.Validation[0]);
+        Assert.Equal(new DemoRecord("who", "Jen has the leg. Who has it?", "Jen"), DemoDataset.Validation[1]);
+        Assert.Equal(new DemoRecord("what", "Tom has the axe. What does Tom have?", "axe"), DemoDataset.Validation[2]);
     }
 
     [Fact]
@@ -59,6 +60,12 @@ public class DemoDatasetTests
     {
         Assert.Equal(DemoDataset.Train.Count, DemoDataset.Train.Distinct().Count());
         Assert.Equal(DemoDataset.Validation.Count, DemoDataset.Validation.Distinct().Count());
+        // Held-out answers do not repeat within a task (names do in "who": there are only ten held-out names).
+        foreach (var task in new[] { "repeat", "what", "plural" })
+        {
+            var answers = DemoDataset.Validation.Where(r => r.Task == task).Select(r => r.Output).ToList();
+            Assert.Equal(answers.Count, answers.Distinct().Count());
+        }
     }
 
     [Fact]
