@@ -94,7 +94,7 @@ public static class DemoTraining
                     "warmup_ratio": 0.05,
                     "batch_size": 16,
                     "micro_batch_size": 16,
-                    "num_epochs": 4,
+                    "num_epochs": 1,
                     "train_on_inputs": false,
                     "r": 8,
                     "lora_alpha": 16,
