@@ -46,7 +46,7 @@ public static class GenerateCommand
             var text = parse.GetValue(prompt) ?? "";
             var ids = PromptEncoding.Encode(model.Tokenizer, text);
             bool stream = !parse.GetValue(noStream);
-            var streamer = new TextStreamer(model.Tokenizer);
+            var streamer = new TextStreamer(model.Tokenizer, ids);
             if (stream) console.Out.Write(text);
             var clock = Stopwatch.StartNew();
             int count = 0;
