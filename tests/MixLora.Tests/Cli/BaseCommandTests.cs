@@ -37,6 +37,16 @@ public class BaseCommandTests
     }
 
     [Fact]
+    public void GeneratedTextKeepsTheSpaceAfterThePrompt()
+    {
+        // SentencePiece strips the first piece's space when ids are decoded alone; the streamer decodes after the prompt.
+        var streamed = CliRunner.Run("generate", "-t", "0", "-n", "3", "--repetition-penalty", "1", "--prompt", "Once upon a");
+        var whole = CliRunner.Run("generate", "-t", "0", "-n", "3", "--repetition-penalty", "1", "--prompt", "Once upon a", "--no-stream");
+        Assert.StartsWith("Once upon a time", streamed.Out);
+        Assert.StartsWith("Once upon a time", whole.Out);
+    }
+
+    [Fact]
     public void LogitsWritesTheReferenceLogits()
     {
         using var dir = new TempDir();
