@@ -18,6 +18,7 @@ public sealed class Adapter : IDisposable
     private readonly List<(AdaptableLinear Linear, LoraLinear Lora)> _deltas = [];
     private readonly List<(DecoderLayer Layer, MixLoraFeedForward Block)> _blocks = [];
     private readonly Dictionary<string, Parameter> _tensors = [];
+    private readonly List<(string Prefix, LoraLinear Lora)> _loraPrefixes = []; // every LoRA (attention and experts) by file prefix
     private bool _attached;
 
     private Adapter(CausalLM model, AdapterConfig config, AdapterOptions options)
@@ -205,6 +206,7 @@ public sealed class Adapter : IDisposable
 
     private void Register(string prefix, LoraLinear lora)
     {
+        _loraPrefixes.Add((prefix, lora));
         _tensors[prefix + ".lora_A.weight"] = lora.LoraA;
         _tensors[prefix + ".lora_B.weight"] = lora.LoraB;
         if (lora.Magnitude is not null) _tensors[prefix + ".magnitude"] = lora.Magnitude;
@@ -218,20 +220,8 @@ public sealed class Adapter : IDisposable
             if (tensors.TryGetValue(name, out var value)) parameter.copy_(value);
         }
         // Files without DoRA magnitudes load the way the reference does: m = ‖W + s·B A‖ (spec §3.5).
-        foreach (var (_, lora) in AllLoras())
-        {
-            var name = _tensors.First(kv => ReferenceEquals(kv.Value, lora.LoraA)).Key.Replace(".lora_A.weight", ".magnitude");
-            if (lora.Magnitude is not null && !tensors.ContainsKey(name)) lora.ResetMagnitudeFromWeights();
-        }
-    }
-
-    private IEnumerable<(string Kind, LoraLinear Lora)> AllLoras()
-    {
-        foreach (var (_, lora) in _deltas) yield return ("delta", lora);
-        foreach (var (_, block) in _blocks)
-            foreach (var expert in block.Experts)
-                foreach (var lora in new[] { expert.GateProj, expert.UpProj, expert.DownProj })
-                    if (lora is not null) yield return ("expert", lora);
+        foreach (var (prefix, lora) in _loraPrefixes)
+            if (lora.Magnitude is not null && !tensors.ContainsKey(prefix + ".magnitude")) lora.ResetMagnitudeFromWeights();
     }
 
     /// <summary>The MoE block settings an adapter config describes.</summary>
