@@ -22,6 +22,24 @@ internal sealed class AddedTokenSplitter
         _table = new LongestMatchTable(_byContent.Keys);
     }
 
+    /// <summary>
+    /// The encoding skeleton both tokenizers share: lone surrogates replaced, <paramref name="bosId"/> first when given,
+    /// added tokens matched in the raw text, and every stretch between them handed to <paramref name="encodePlain"/>.
+    /// </summary>
+    public List<int> Encode(string text, int? bosId, Action<string, List<int>> encodePlain)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        text = Utf8Text.ReplaceLoneSurrogates(text);
+        var ids = new List<int>();
+        if (bosId is int bos) ids.Add(bos);
+        foreach (var segment in Split(text))
+        {
+            if (segment.IsToken) ids.Add(segment.TokenId);
+            else encodePlain(text.Substring(segment.Start, segment.Length), ids);
+        }
+        return ids;
+    }
+
     public List<TextSegment> Split(string text)
     {
         var segments = new List<TextSegment>();

@@ -60,24 +60,11 @@ internal sealed class ByteLevelBpeTokenizer : ITextTokenizer
     public int? UnkId { get; }
     public bool AddBos { get; }
 
-    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        text = Utf8Text.ReplaceLoneSurrogates(text);
-        var ids = new List<int>();
-        if (addSpecialTokens && AddBos) ids.Add(BosId!.Value);
-        foreach (var segment in _addedTokens.Split(text))
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) =>
+        _addedTokens.Encode(text, addSpecialTokens && AddBos ? BosId : null, (plain, ids) =>
         {
-            if (segment.IsToken)
-            {
-                ids.Add(segment.TokenId);
-                continue;
-            }
-            string normalized = _normalizer(text.Substring(segment.Start, segment.Length));
-            foreach (var piece in _preTokenizer.Run(normalized)) _model.Encode(piece, ids);
-        }
-        return ids;
-    }
+            foreach (var piece in _preTokenizer.Run(_normalizer(plain))) _model.Encode(piece, ids);
+        });
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {

@@ -58,19 +58,9 @@ internal sealed class SentencePieceTokenizer : ITextTokenizer
     public int? UnkId { get; }
     public bool AddBos { get; }
 
-    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        text = Utf8Text.ReplaceLoneSurrogates(text);
-        var ids = new List<int>();
-        if (addSpecialTokens && AddBos) ids.Add(BosId!.Value);
-        foreach (var segment in _addedTokens.Split(text))
-        {
-            if (segment.IsToken) ids.Add(segment.TokenId);
-            else _segmenter.Segment(_normalizer.Normalize(text.Substring(segment.Start, segment.Length)), ids);
-        }
-        return ids;
-    }
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) =>
+        _addedTokens.Encode(text, addSpecialTokens && AddBos ? BosId : null,
+            (plain, ids) => _segmenter.Segment(_normalizer.Normalize(plain), ids));
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
