@@ -1,0 +1,11 @@
+namespace MixLora.Evaluation;
+
+/// <summary>The two record layouts a commonsense task file may have.</summary>
+public enum TaskRecordShape
+{
+    /// <summary>LLM-Adapters JSON: <c>instruction</c>, <c>input</c>, <c>output</c>, <c>answer</c> (what we ship).</summary>
+    LlmAdapters,
+
+    /// <summary>The original dataset records the reference reads from the Hub (ARC: question/choices/answerKey, ...).</summary>
+    Original,
+}
