@@ -116,8 +116,14 @@ public sealed class Adapter : IDisposable
     public RouterStatistics CollectRouterStatistics()
     {
         var statistics = new RouterStatistics(_blocks.Count, Config.NumExperts ?? 0);
-        foreach (var (_, block) in _blocks) block.Statistics = statistics;
+        RecordRouterStatisticsInto(statistics);
         return statistics;
+    }
+
+    /// <summary>Sends routing statistics to <paramref name="statistics"/> (e.g. back to a training run's after an evaluation), or stops recording (null).</summary>
+    public void RecordRouterStatisticsInto(RouterStatistics? statistics)
+    {
+        foreach (var (_, block) in _blocks) block.Statistics = statistics;
     }
 
     /// <summary>Puts a detached adapter back on its base model (idempotent).</summary>

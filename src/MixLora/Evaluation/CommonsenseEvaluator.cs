@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using MixLora.Adapters;
+using MixLora.Models;
+using MixLora.Tokenization;
+using static TorchSharp.torch;
+
+namespace MixLora.Evaluation;
+
+/// <summary>
+/// Scores targets (the base model and/or adapters attached to it) on multiple-choice tasks. Every batch holds the same
+/// examples once per target, fused on the batch axis (each adapter applies only to its own rows), so one forward of
+/// the frozen base serves all targets (spec §8.4).
+/// </summary>
+public static class CommonsenseEvaluator
+{
+    /// <summary>Evaluates every target on every task.</summary>
+    /// <param name="stopIds">Generate protocol: ids that end a generation (EOS).</param>
+    public static EvaluationReport Run(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<EvaluationTarget> targets,
+        IReadOnlyList<EvaluationTaskData> tasks, EvaluationOptions options, IReadOnlyCollection<int>? stopIds = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (targets.Count == 0) throw new MixLoraException("nothing to evaluate: no model or adapter was given");
+        if (targets.Select(t => t.Name).Distinct().Count() != targets.Count)
+            throw new MixLoraException($"target names must be unique, got {string.Join(", ", targets.Select(t => t.Name))}");
+        foreach (var target in targets)
+            if (target.Adapter is { IsAttached: false })
+                throw new MixLoraException($"adapter \"{target.Name}\" is detached from the model; attach it before evaluating");
+
+        // The base model's rows belong to an owner no adapter has, so they see no LoRA delta and the plain FFN.
+        var owners = targets.Select(t => (object?)t.Adapter ?? new object()).ToList();
+        var statistics = targets.Select(t => t.Adapter is { MoeBlocks.Count: > 0 } a ? a.CollectRouterStatistics() : null).ToList();
+        bool wasTraining = model.training;
+        model.eval();
+        foreach (var t in targets) t.Adapter?.SetTraining(false);
+        int padId = tokenizer.PadId ?? tokenizer.UnkId ?? tokenizer.EosId ?? 0;
+        int cutoff = Math.Min(options.CutoffLen ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
+        var results = new List<TaskResult>();
+        try
+        {
+            using var noGrad = no_grad();
+            foreach (var task in tasks)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                results.AddRange(RunTask(model, tokenizer, targets, owners, statistics, task, options, padId, cutoff, stopIds ?? [], cancellation));
+            }
+        }
+        finally
+        {
+            foreach (var t in targets) t.Adapter?.RecordRouterStatisticsInto(null);
+            if (wasTraining) model.train();
+        }
+        return new EvaluationReport(results, tasks.SelectMany(t => t.Skipped).ToList());
+    }
+
+    private static List<TaskResult> RunTask(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<EvaluationTarget> targets,
+        IReadOnlyList<object> owners, IReadOnlyList<RouterStatistics?> statistics, EvaluationTaskData task, EvaluationOptions options,
+        int padId, int cutoff, IReadOnlyCollection<int> stopIds, CancellationToken cancellation)
+    {
+        var examples = options.Limit is int limit ? task.Examples.Take(limit).ToList() : task.Examples.ToList();
+        var candidateIds = CandidateIds(task, tokenizer);
+        var matcher = new AnswerMatcher(task.Candidates);
+        foreach (var s in statistics) s?.Reset();
+        var correct = new int[targets.Count];
+        var unanswered = new int[targets.Count];
+        var clock = Stopwatch.StartNew();
+        // Generation needs room for the new tokens inside the model's context.
+        int promptBudget = options.Protocol == EvaluationProtocol.Generate ? Math.Max(2, cutoff - options.MaxNewTokens) : cutoff;
+        for (int start = 0; start < examples.Count; start += options.BatchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var chunk = examples.Skip(start).Take(options.BatchSize).ToList();
+            var prompts = chunk.Select(e => PromptTruncation.KeepEnd(
+                tokenizer.Encode(options.Protocol == EvaluationProtocol.Choice ? e.ChoicePrompt : e.GenerationPrompt), promptBudget, tokenizer.BosId)).ToList();
+            var predictions = options.Protocol == EvaluationProtocol.Choice
+                ? ChoiceScorer.Predict(model, prompts, owners, candidateIds, padId).Select(p => (int?)p).ToArray()
+                : GreedyAnswerer.Generate(model, tokenizer, prompts, owners, matcher, options.MaxNewTokens, stopIds, padId).Select(matcher.Find).ToArray();
+            for (int target = 0; target < targets.Count; target++)
+            {
+                for (int i = 0; i < chunk.Count; i++)
+                {
+                    var prediction = predictions[target * chunk.Count + i];
+                    if (prediction is null) unanswered[target]++;
+                    else if (prediction == chunk[i].Label) correct[target]++;
+                }
+            }
+            options.Progress?.Invoke(task.TaskKey, start + chunk.Count, examples.Count);
+        }
+        double perSecond = examples.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+        string now = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, EvaluationProtocols.Name(options.Protocol), now,
+            correct[i], examples.Count, unanswered[i], task.Skipped.Count, perSecond, RouterLoad(statistics[i]))).ToList();
+    }
+
+    private static IReadOnlyList<int> CandidateIds(EvaluationTaskData task, ITextTokenizer tokenizer)
+    {
+        var ids = task.CandidateTokenIds(tokenizer);
+        var clash = ids.Select((id, i) => (id, i)).GroupBy(p => p.id).FirstOrDefault(g => g.Count() > 1);
+        if (clash is not null)
+            throw new MixLoraException($"task \"{task.TaskKey}\": candidates {string.Join(" and ", clash.Select(p => $"\"{task.Candidates[p.i]}\""))} " +
+                                       $"end in the same token id {clash.Key} with this tokenizer, so the choice protocol cannot tell them apart; use --protocol generate");
+        return ids;
+    }
+
+    /// <summary>[layer][expert] selections per token, from the statistics recorded over the task.</summary>
+    private static double[][]? RouterLoad(RouterStatistics? statistics)
+    {
+        if (statistics is null) return null;
+        var snapshot = statistics.Snapshot();
+        return snapshot.AssignmentCounts
+            .Select((counts, layer) => counts.Select(c => snapshot.Tokens[layer] > 0 ? (double)c / snapshot.Tokens[layer] : 0).ToArray())
+            .ToArray();
+    }
+}
