@@ -9,8 +9,9 @@ namespace MixLora.Data;
 /// <item>casual: <c>data</c> is a .json/.jsonl instruction file; text = <c>prompt</c> template (default moe_peft)
 /// rendered with the record's instruction, input and output.</item>
 /// <item>a task key (arc-c, boolq, …): <c>data</c> is a task file or a folder holding one (searched in this
-/// order: <c>train.json</c>, <c>&lt;Folder&gt;/train.json</c>, then the original layouts
-/// <c>&lt;key&gt;/train.{json,jsonl,parquet}</c> and <c>&lt;key&gt;/train-00000-of-00001.parquet</c>). Two record shapes:
+/// order: <c>train.json</c>, <c>&lt;Folder&gt;/train.json</c>, then <c>train.{jsonl,parquet}</c>,
+/// <c>train-00000-of-00001.parquet</c>, <c>&lt;key&gt;/train.{json,jsonl,parquet}</c> and
+/// <c>&lt;key&gt;/train-00000-of-00001.parquet</c>). Two record shapes:
 /// <list type="bullet">
 /// <item>LLM-Adapters (.json/.jsonl whose first record has <c>instruction</c>): the task's own question text in
 /// <c>instruction</c> and "the correct answer is X" in <c>output</c>; text = template (default alpaca, as
@@ -110,7 +111,8 @@ public static class TrainingData
         if (File.Exists(path)) return path;
         if (Directory.Exists(path))
         {
-            var originals = EvaluationTasks.SplitFiles(task.Key, "train", path, includeFlat: false);
+            string[] ownFolder = ["train.jsonl", "train.parquet", "train-00000-of-00001.parquet"];
+            var originals = ownFolder.Select(name => Path.Combine(path, name)).Concat(EvaluationTasks.SplitFiles(task.Key, "train", path, includeFlat: false)).ToList();
             foreach (var candidate in new[] { Path.Combine(path, CommonsenseTask.TrainFileName), Path.Combine(path, task.Folder, CommonsenseTask.TrainFileName) }.Concat(originals))
             {
                 if (File.Exists(candidate)) return candidate;
