@@ -1,4 +1,5 @@
 using MixLora.Config;
+using MixLora.Evaluation;
 
 namespace MixLora.Data;
 
@@ -7,11 +8,20 @@ namespace MixLora.Data;
 /// <list type="bullet">
 /// <item>casual: <c>data</c> is a .json/.jsonl instruction file; text = <c>prompt</c> template (default moe_peft)
 /// rendered with the record's instruction, input and output.</item>
-/// <item>a task key (arc-c, boolq, …): <c>data</c> is the LLM-Adapters train file, or a folder holding
-/// <c>train.json</c> or <c>&lt;Folder&gt;/train.json</c>. Its records carry the task's own question text in
+/// <item>a task key (arc-c, boolq, …): <c>data</c> is a task file or a folder holding one (searched in this
+/// order: <c>train.json</c>, <c>&lt;Folder&gt;/train.json</c>, then <c>train.{jsonl,parquet}</c>,
+/// <c>train-00000-of-00001.parquet</c>, <c>&lt;key&gt;/train.{json,jsonl,parquet}</c> and
+/// <c>&lt;key&gt;/train-00000-of-00001.parquet</c>). Two record shapes:
+/// <list type="bullet">
+/// <item>LLM-Adapters (.json/.jsonl whose first record has <c>instruction</c>): the task's own question text in
 /// <c>instruction</c> and "the correct answer is X" in <c>output</c>; text = template (default alpaca, as
 /// LLM-Adapters trains) rendered with instruction and output. The <c>answer</c> field must be one of the task's
-/// answers. (The reference's Hub-based task prompts of spec §8.2 are not used: this library never downloads.)</item>
+/// answers.</item>
+/// <item>original records (the Hugging Face dataset the reference downloads, saved as .json/.jsonl/.parquet): text =
+/// the reference's prompt + train suffix (spec §8.2, <see cref="Evaluation.ReferenceTaskFormats"/>), no template;
+/// <c>prompt</c> is ignored.</item>
+/// </list>
+/// This library never downloads.</item>
 /// <item>"a;b": the concatenation of each task's texts, in task order; <c>data</c> holds one path per task.</item>
 /// </list>
 /// Relative paths are resolved against the base folder the caller gives (for example the config file's folder).
@@ -58,6 +68,11 @@ public static class TrainingData
         var texts = new List<TrainingText>();
         foreach (var source in ResolveSources(adapter, baseDir))
         {
+            if (source.Task is { } originalTask && IsOriginalRecordFile(source.Path))
+            {
+                texts.AddRange(EvaluationTasks.LoadTrainingTexts(originalTask.Key, source.Path));
+                continue;
+            }
             var template = adapter.Prompt is null && source.Task is not null
                 ? PromptTemplate.Alpaca
                 : PromptTemplate.Resolve(adapter.Prompt, baseDir);
@@ -74,17 +89,37 @@ public static class TrainingData
         return texts;
     }
 
+    /// <summary>
+    /// Whether a task file holds original records: always for .parquet; for JSON, when its first record has no
+    /// <c>instruction</c>. A broken JSON file counts as LLM-Adapters so that <see cref="InstructionDataset"/> reports it.
+    /// </summary>
+    private static bool IsOriginalRecordFile(string path)
+    {
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) return true;
+        try
+        {
+            return EvaluationTasks.DetectShape(path) == TaskRecordShape.Original;
+        }
+        catch (InvalidFileException)
+        {
+            return false;
+        }
+    }
+
     private static string ResolveTaskFile(CommonsenseTask task, string path, string written)
     {
         if (File.Exists(path)) return path;
         if (Directory.Exists(path))
         {
-            foreach (var candidate in new[] { Path.Combine(path, CommonsenseTask.TrainFileName), Path.Combine(path, task.Folder, CommonsenseTask.TrainFileName) })
+            string[] ownFolder = ["train.jsonl", "train.parquet", "train-00000-of-00001.parquet"];
+            var originals = ownFolder.Select(name => Path.Combine(path, name)).Concat(EvaluationTasks.SplitFiles(task.Key, "train", path, includeFlat: false)).ToList();
+            foreach (var candidate in new[] { Path.Combine(path, CommonsenseTask.TrainFileName), Path.Combine(path, task.Folder, CommonsenseTask.TrainFileName) }.Concat(originals))
             {
                 if (File.Exists(candidate)) return candidate;
             }
             throw new MixLoraException($"data folder \"{written}\" of task \"{task.Key}\" has neither {CommonsenseTask.TrainFileName} nor " +
-                                       $"{task.Folder}/{CommonsenseTask.TrainFileName} ({Path.GetFullPath(path)})");
+                                       $"{task.Folder}/{CommonsenseTask.TrainFileName} (LLM-Adapters) nor original records " +
+                                       $"({string.Join(", ", originals.Select(f => Path.GetRelativePath(path, f)))}) ({Path.GetFullPath(path)})");
         }
         throw new MixLoraException($"data file \"{written}\" of task \"{task.Key}\" not found ({Path.GetFullPath(path)})");
     }
