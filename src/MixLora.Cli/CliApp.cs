@@ -19,6 +19,7 @@ public static class CliApp
             ConvertCommand.Create(console),
             InitCommand.Create(console),
             TrainCommand.Create(console),
+            EvaluateCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

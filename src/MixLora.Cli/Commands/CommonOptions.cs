@@ -9,6 +9,9 @@ public sealed class CommonOptions
     /// <summary>The model bundled with the CLI (karpathy's stories260K, an HF-format copy).</summary>
     public static string BundledModelDir => Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
 
+    /// <summary>The bundled commonsense test sets (LLM-Adapters format, one folder per task).</summary>
+    public static string BundledDataDir => Path.Combine(AppContext.BaseDirectory, "data", "commonsense");
+
     public Option<string?> Model { get; } = new("--model", "-m")
     {
         Description = "Hugging Face model folder (config.json, model.safetensors or pytorch_model.bin, tokenizer). Default: the bundled stories260K.",

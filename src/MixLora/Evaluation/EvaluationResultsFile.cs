@@ -24,6 +24,23 @@ public static class EvaluationResultsFile
         });
     }
 
+    /// <summary>Reads back one entry written by <see cref="Write"/>.</summary>
+    /// <exception cref="KeyNotFoundException">A required field is missing.</exception>
+    public static TaskResult ReadResult(JsonElement e)
+    {
+        var metrics = e.GetProperty("metrics");
+        double[][]? load = e.TryGetProperty("router_load_by_layer", out var layers)
+            ? layers.EnumerateArray().Select(l => l.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray()
+            : null;
+        return new TaskResult(
+            e.GetProperty("adapter_name").GetString()!, e.GetProperty("task_name").GetString()!, e.GetProperty("data_path").GetString()!,
+            e.GetProperty("protocol").GetString()!, e.GetProperty("date_time").GetString()!,
+            metrics.GetProperty("correct").GetInt32(), metrics.GetProperty("total").GetInt32(),
+            metrics.GetProperty("unanswered").GetInt32(), metrics.GetProperty("skipped").GetInt32(),
+            e.GetProperty("examples_per_second").GetDouble(), load,
+            e.TryGetProperty("training_steps", out var steps) ? steps.GetInt64() : null);
+    }
+
     private static void WriteResult(Utf8JsonWriter json, TaskResult r)
     {
         json.WriteStartObject();
