@@ -30,6 +30,7 @@ public static class EvaluationTable
         var unanswered = report.Results.Where(r => r.Unanswered > 0).Select(r => $"{r.AdapterName}/{r.TaskName} {r.Unanswered}").ToList();
         if (unanswered.Count > 0) console.Info($"outputs without a candidate answer (counted wrong): {string.Join(", ", unanswered)}");
         if (report.Skipped.Count > 0) console.Info($"{report.Skipped.Count} malformed records were skipped (listed above)");
+        foreach (var warning in report.Warnings) console.Info("note: " + warning);
     }
 
     private static string Percent(double accuracy) => (accuracy * 100).ToString("F1", CultureInfo.InvariantCulture);

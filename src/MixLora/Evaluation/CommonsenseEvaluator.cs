@@ -51,7 +51,10 @@ public static class CommonsenseEvaluator
             foreach (var t in targets) t.Adapter?.RecordRouterStatisticsInto(null);
             if (wasTraining) model.train();
         }
-        return new EvaluationReport(results, tasks.SelectMany(t => t.Skipped).ToList());
+        var warnings = options.Protocol == EvaluationProtocol.Choice
+            ? tasks.Select(t => CandidateTokens.MultiTokenWarning(t, tokenizer)).OfType<string>().ToList()
+            : [];
+        return new EvaluationReport(results, tasks.SelectMany(t => t.Skipped).ToList(), warnings);
     }
 
     private static List<TaskResult> RunTask(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<EvaluationTarget> targets,
@@ -59,7 +62,7 @@ public static class CommonsenseEvaluator
         int padId, int cutoff, IReadOnlyCollection<int> stopIds, CancellationToken cancellation)
     {
         var examples = options.Limit is int limit ? task.Examples.Take(limit).ToList() : task.Examples.ToList();
-        var candidateIds = CandidateIds(task, tokenizer);
+        var candidateIds = CandidateTokens.LastIds(task, tokenizer);
         var matcher = new AnswerMatcher(task.Candidates);
         foreach (var s in statistics) s?.Reset();
         var correct = new int[targets.Count];
@@ -91,16 +94,6 @@ public static class CommonsenseEvaluator
         string now = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, EvaluationProtocols.Name(options.Protocol), now,
             correct[i], examples.Count, unanswered[i], task.Skipped.Count, perSecond, RouterLoad(statistics[i]))).ToList();
-    }
-
-    private static IReadOnlyList<int> CandidateIds(EvaluationTaskData task, ITextTokenizer tokenizer)
-    {
-        var ids = task.CandidateTokenIds(tokenizer);
-        var clash = ids.Select((id, i) => (id, i)).GroupBy(p => p.id).FirstOrDefault(g => g.Count() > 1);
-        if (clash is not null)
-            throw new MixLoraException($"task \"{task.TaskKey}\": candidates {string.Join(" and ", clash.Select(p => $"\"{task.Candidates[p.i]}\""))} " +
-                                       $"end in the same token id {clash.Key} with this tokenizer, so the choice protocol cannot tell them apart; use --protocol generate");
-        return ids;
     }
 
     /// <summary>[layer][expert] selections per token, from the statistics recorded over the task.</summary>

@@ -1,7 +1,8 @@
 namespace MixLora.Evaluation;
 
 /// <summary>All task results of an evaluation run, with the per-target average over tasks.</summary>
-public sealed record EvaluationReport(IReadOnlyList<TaskResult> Results, IReadOnlyList<SkippedRecord> Skipped)
+/// <param name="Warnings">Things the reader should know about the numbers (e.g. multi-token candidates under the choice protocol).</param>
+public sealed record EvaluationReport(IReadOnlyList<TaskResult> Results, IReadOnlyList<SkippedRecord> Skipped, IReadOnlyList<string> Warnings)
 {
     /// <summary>Target names in the order they were evaluated.</summary>
     public IReadOnlyList<string> Targets => Results.Select(r => r.AdapterName).Distinct().ToList();

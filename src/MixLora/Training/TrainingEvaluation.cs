@@ -79,7 +79,7 @@ internal sealed class TrainingEvaluation
             var report = CommonsenseEvaluator.Run(model, tokenizer, [new EvaluationTarget(task.Name, task.Adapter)], _tasks, options);
             var results = report.Results.Select(r => r with { TrainingSteps = task.MicroStep }).ToList();
             _results.AddRange(results);
-            EvaluationResultsFile.Write(_file, new EvaluationReport(_results, []));
+            EvaluationResultsFile.Write(_file, new EvaluationReport(_results, [], []));
             return results;
         }
         finally
