@@ -32,6 +32,18 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>The decoder layers, for adapters to attach to.</summary>
     public IReadOnlyList<DecoderLayer> Layers => _model.Layers;
 
+    /// <summary>
+    /// Recompute each decoder layer in the backward pass instead of keeping its activations (less memory, about one
+    /// more forward of time). Applies to forwards with gradients enabled and no KV cache; results are unchanged.
+    /// </summary>
+    public bool ActivationCheckpointing { get; set; }
+
+    /// <summary>
+    /// Generators that layers draw from besides torch's global one (adapters register theirs while attached), so that
+    /// a checkpointed layer's recompute replays the same random numbers.
+    /// </summary>
+    public ICollection<Generator> RandomSources => _model.RandomSources;
+
     /// <summary>The token embedding matrix [V, H].</summary>
     public Parameter EmbedTokens => _model.EmbedTokens;
 
@@ -66,7 +78,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         IReadOnlyList<AdapterRows>? rows = null)
     {
         using var scope = NewDisposeScope();
-        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows);
+        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
         var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
         cache?.Advance((int)inputIds.shape[1]);
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
