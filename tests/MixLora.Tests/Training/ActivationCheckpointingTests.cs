@@ -1,5 +1,6 @@
 using MixLora.Adapters;
 using MixLora.Config;
+using MixLora.IO;
 using MixLora.Models;
 using MixLora.Tests.Support;
 using MixLora.Training;
@@ -154,6 +155,41 @@ public class ActivationCheckpointingTests
             Assert.True(TensorAssert.MaxAbsDiff(g, checkpointed.Gradients[name]) <= 1e-6 * Math.Max(g.abs().max().item<float>(), 1e-12), name);
         Assert.Equal(plain.Gradients.Count, checkpointed.Gradients.Count);
         adapters[0].Dispose();
+    }
+
+    [Fact]
+    public void TrainingRunEndsWithTheSameAdapters()
+    {
+        using var plain = new TempDir();
+        using var checkpointed = new TempDir();
+        string json = TrainerTests.Config(NoisyMixLora.Replace("\"peft_type\": \"MIXLORA\", ", ""), batch: 2, micro: 1, epochs: 1,
+            extraAdapters: ", " + TrainerTests.SecondAdapter());
+        var config = TrainingConfig.Parse(json, "(test)");
+        foreach (var (dir, on) in new[] { (plain.Path, false), (checkpointed.Path, true) })
+        {
+            using var model = Stories260K.Load();
+            var result = Trainer.Run(model, config, new TrainingRunOptions
+            {
+                OutputDir = dir, BaseDir = TrainerTests.DataDir(8), Seed = 7, ActivationCheckpointing = on,
+            });
+            Assert.All(result.Adapters, a => Assert.True(a.Completed, a.Name));
+            Assert.False(model.Model.ActivationCheckpointing);                  // the run puts the model's setting back
+        }
+        foreach (var name in new[] { "a", "b" })
+        {
+            var expected = TorchBinFile.Load(Path.Combine(plain.Path, name, "adapter_model.bin"));
+            var actual = TorchBinFile.Load(Path.Combine(checkpointed.Path, name, "adapter_model.bin"));
+            Assert.Equal(expected.Keys, actual.Keys);
+            foreach (var (key, t) in expected)
+            {
+                double scale = Math.Max(t.abs().max().item<float>(), 1e-12);
+                Assert.True(TensorAssert.MaxAbsDiff(t, actual[key]) <= 1e-6 * scale, $"{name}: {key} differs");
+            }
+            var losses = new MetricsLog(Path.Combine(plain.Path, name)).Read().Select(m => m.Loss).ToList();
+            var checkpointedLosses = new MetricsLog(Path.Combine(checkpointed.Path, name)).Read().Select(m => m.Loss).ToList();
+            Assert.Equal(losses.Count, checkpointedLosses.Count);
+            for (int i = 0; i < losses.Count; i++) Assert.Equal(losses[i], checkpointedLosses[i], 1e-6);
+        }
     }
 
     [Fact]
