@@ -21,10 +21,11 @@ internal sealed class CheckpointedLayer : MultiTensorFunction<CheckpointedLayer>
     /// <param name="gradAnchor">A tensor that requires grad: it makes the function part of the graph even when the
     /// layer's input does not require grad (the first layer's input comes from the frozen embedding).</param>
     /// <param name="generators">Generators the layer may draw from; null stands for torch's global generator.</param>
+    /// <param name="handoff">Shared by the layers of one forward: holds the input gradient a backward returned.</param>
     public static DecoderLayerOutput Run(DecoderLayer layer, Tensor hidden, DecoderContext context, int? window,
-        IReadOnlyList<Generator?> generators, Tensor gradAnchor)
+        IReadOnlyList<Generator?> generators, Tensor gradAnchor, GradientHandoff handoff)
     {
-        var call = new Call(layer, context, context.AttentionMaskFor(window), generators, hidden.requires_grad);
+        var call = new Call(layer, context, context.AttentionMaskFor(window), generators, hidden.requires_grad, handoff);
         var outputs = apply(hidden, gradAnchor, call);
         var routerLogits = call.Owners.Select((owner, i) => new OwnedRouterLogits(owner, outputs[i + 1])).ToList();
         return new DecoderLayerOutput(outputs[0], routerLogits);
@@ -76,13 +77,14 @@ internal sealed class CheckpointedLayer : MultiTensorFunction<CheckpointedLayer>
         var pairs = recomputed.Zip(gradOutputs).Where(p => p.Second is { IsInvalid: false } && p.First.requires_grad).ToList();
         // Accumulates into the adapter parameters' .grad (and the input's) like the uncheckpointed graph would.
         if (pairs.Count > 0) torch.autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
-        // The returned gradient must outlive this scope until libtorch has taken it: it goes to the caller's scope.
-        var inputGrad = call.InputRequiresGrad ? input.grad?.MoveToOuterDisposeScope() : null;
+        var inputGrad = call.InputRequiresGrad ? input.grad : null;
+        call.Handoff.Pass(inputGrad);
         return [inputGrad!, null!, null!];
     }
 
     /// <summary>What one application needs in its backward (held by the graph node, not by the function instance).</summary>
-    private sealed class Call(DecoderLayer layer, DecoderContext context, Tensor? mask, IReadOnlyList<Generator?> generators, bool inputRequiresGrad)
+    private sealed class Call(DecoderLayer layer, DecoderContext context, Tensor? mask, IReadOnlyList<Generator?> generators,
+        bool inputRequiresGrad, GradientHandoff handoff)
     {
         public DecoderLayer Layer { get; } = layer;
         public DecoderContext Context { get; } = context;
@@ -90,6 +92,22 @@ internal sealed class CheckpointedLayer : MultiTensorFunction<CheckpointedLayer>
         public IReadOnlyList<Generator?> Generators { get; } = generators;
         public bool InputRequiresGrad { get; } = inputRequiresGrad;
         public List<object> Owners { get; } = [];
+        public GradientHandoff Handoff { get; } = handoff;
+    }
+
+    /// <summary>
+    /// Keeps the gradient a backward returns alive until libtorch has copied it (it does so before the next layer's
+    /// backward starts), then frees it: the gradients of all layers' inputs are never held at once.
+    /// </summary>
+    internal sealed class GradientHandoff
+    {
+        private Tensor? _pending;
+
+        public void Pass(Tensor? gradient)
+        {
+            _pending?.Dispose();
+            _pending = gradient?.DetachFromDisposeScope();
+        }
     }
 
     private sealed record Replay(Call Call, IReadOnlyList<byte[]> GeneratorStates);

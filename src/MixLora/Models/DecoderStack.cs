@@ -97,10 +97,11 @@ public sealed class DecoderStack : nn.Module
         bool recomputeInBackward = checkpointing && is_grad_enabled() && cache is null;
         IReadOnlyList<Generator?> generators = [null, .. RandomSources];                  // null: torch's global generator
         using var gradAnchor = recomputeInBackward ? empty(0, requires_grad: true) : null;
+        var handoff = new CheckpointedLayer.GradientHandoff();
         for (int l = 0; l < _layerList.Count; l++)
         {
             var output = recomputeInBackward
-                ? CheckpointedLayer.Run(_layerList[l], hidden, context, Config.SlidingWindowForLayer(l), generators, gradAnchor!)
+                ? CheckpointedLayer.Run(_layerList[l], hidden, context, Config.SlidingWindowForLayer(l), generators, gradAnchor!, handoff)
                 : _layerList[l].Forward(hidden, context);
             hidden = output.Hidden;
             routerLogits.AddRange(output.RouterLogits);
