@@ -8,9 +8,18 @@ using static TorchSharp.torch;
 //            --all adds the dynamic and switch strategies. Paths are timed round-robin so background load hits them alike.
 //   generate [--model DIR] [--new-tokens N]      tokens/s with and without KV cache, RSS before/after (default: stories260K)
 //   train-memory [--model DIR] [--steps N]        RSS every 50 training steps of the demo adapter (must stay flat)
+//   checkpointing [--layers N] [--hidden N] [--seq N] [--batch N] [--vocab N] [--repeats N] [--threads N]
+//                                                 one MixLoRA training step with vs without activation checkpointing:
+//                                                 memory held for the backward, step peak memory, step time
 if (args.Length > 0 && args[0] == "train-memory")
 {
     TrainingMemoryBenchmark.Run(StringOption("--model", Path.Combine(RepoRoot(), "assets", "stories260K-hf")), IntOption("--steps", 500));
+    return;
+}
+if (args.Length > 0 && args[0] == "checkpointing")
+{
+    ActivationCheckpointingBenchmark.Run(IntOption("--layers", 4), IntOption("--hidden", 512), IntOption("--seq", 256), IntOption("--batch", 8),
+        IntOption("--vocab", 1000), IntOption("--repeats", 3), IntOption("--threads", 0));
     return;
 }
 if (args.Length > 0 && args[0] == "generate")

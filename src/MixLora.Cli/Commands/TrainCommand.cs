@@ -17,10 +17,11 @@ public static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of data order, initialisation, dropout and router jitter.", DefaultValueFactory = _ => 42 };
         var deterministic = new Option<bool>("--deterministic") { Description = "Use one CPU thread so results are identical across machines." };
         var expertPath = new Option<string>("--expert-path") { Description = "MixLoRA expert computation: auto, vanilla, shared or fused (same numbers).", DefaultValueFactory = _ => "auto" };
+        var checkpointing = new Option<bool>("--activation-checkpointing") { Description = "Recompute each decoder layer in the backward pass: far less activation memory, about 1.5x the step time, same results (with --config)." };
         var logEvery = new Option<int>("--log-every") { Description = "When output is redirected, print a progress line every N steps.", DefaultValueFactory = _ => 10 };
         var command = new Command("train", "Fine-tune LoRA/MixLoRA adapters (several at once in fused batches) on a frozen base model.")
         {
-            config, output, resume, seed, deterministic, expertPath, logEvery,
+            config, output, resume, seed, deterministic, expertPath, checkpointing, logEvery,
         };
         common.AddTo(command);
         command.SetAction(parse =>
@@ -43,6 +44,7 @@ public static class TrainCommand
                     Seed = parse.GetValue(seed),
                     Deterministic = parse.GetValue(deterministic),
                     ExpertPath = new AdapterOptionsCli().ParsePath(parse.GetValue(expertPath)!),
+                    ActivationCheckpointing = parse.GetValue(checkpointing),
                     Cancellation = cancel.Token,
                 };
                 var view = new TrainingProgressView(console, parse.GetValue(logEvery));

@@ -132,6 +132,7 @@ public sealed class Adapter : IDisposable
         if (_attached) return;
         foreach (var (linear, lora) in _deltas) linear.Deltas.Add(lora);
         foreach (var (layer, block) in _blocks) layer.AddMlpReplacement(this, block);
+        _model.RandomSources.Add(RandomGenerator);
         _attached = true;
     }
 
@@ -144,6 +145,7 @@ public sealed class Adapter : IDisposable
         foreach (var (linear, lora) in _deltas) linear.Deltas.Remove(lora);
         foreach (var (layer, block) in _blocks)
             layer.RemoveMlpReplacement(this);
+        _model.RandomSources.Remove(RandomGenerator);
         _attached = false;
     }
 
@@ -173,6 +175,7 @@ public sealed class Adapter : IDisposable
             }
             if (c.IsMixLora) AttachMoe(i, layer, generator);
         }
+        _model.RandomSources.Add(RandomGenerator);
         _attached = true;
         SetTraining(_model.training); // new modules start in training mode in TorchSharp; follow the model instead
 

@@ -32,6 +32,18 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>The decoder layers, for adapters to attach to.</summary>
     public IReadOnlyList<DecoderLayer> Layers => _model.Layers;
 
+    /// <summary>
+    /// Recompute each decoder layer in the backward pass instead of keeping its activations (less memory, about one
+    /// more forward of time). Applies to forwards with gradients enabled and no KV cache; results are unchanged.
+    /// </summary>
+    public bool ActivationCheckpointing { get; set; }
+
+    /// <summary>
+    /// Generators that layers draw from besides torch's global one (adapters register theirs while attached), so that
+    /// a checkpointed layer's recompute replays the same random numbers.
+    /// </summary>
+    public ICollection<Generator> RandomSources => _model.RandomSources;
+
     /// <summary>The token embedding matrix [V, H].</summary>
     public Parameter EmbedTokens => _model.EmbedTokens;
 
@@ -68,7 +80,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         IReadOnlyList<AdapterRows>? rows = null, Tensor? logitPositions = null)
     {
         using var scope = NewDisposeScope();
-        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows);
+        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
         if (logitPositions is not null)
         {
             var index = logitPositions.to(ScalarType.Int64).view(-1, 1, 1).expand(-1, 1, hidden.shape[2]); // [B] -> [B, 1, H]

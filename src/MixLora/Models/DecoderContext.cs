@@ -41,6 +41,12 @@ public sealed class DecoderContext
     /// </summary>
     public IReadOnlyList<AdapterRows>? Rows { get; init; }
 
+    /// <summary>
+    /// True while activation checkpointing recomputes a layer in the backward pass: the forward already ran once, so
+    /// side effects such as routing statistics must not be recorded again.
+    /// </summary>
+    public bool IsRecomputation { get; init; }
+
     /// <summary>The rows of <paramref name="owner"/>: null = all rows (no assignment), or a range (Count 0 if absent).</summary>
     public AdapterRows? RowsOf(object owner)
     {
@@ -56,6 +62,7 @@ public sealed class DecoderContext
         {
             Training = Training,
             Rows = [rows with { Start = 0 }],
+            IsRecomputation = IsRecomputation,
         };
 
     /// <summary>The boolean mask [B or 1, 1, T, past+T] for a layer with the given sliding window, or null when plain causal attention applies.</summary>

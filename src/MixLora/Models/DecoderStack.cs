@@ -33,6 +33,9 @@ public sealed class DecoderStack : nn.Module
     public Parameter EmbedTokens => _embedTokens.Weight;
     public IReadOnlyList<DecoderLayer> Layers => _layerList;
 
+    /// <summary>Generators a forward draws from besides torch's global one (see <see cref="CausalLM.RandomSources"/>).</summary>
+    public List<Generator> RandomSources { get; } = [];
+
     internal static DecoderStack Create(ModelConfig c, IWeightSource w)
     {
         long h = c.HiddenSize, i = c.IntermediateSize, hd = c.HeadDim;
@@ -62,8 +65,13 @@ public sealed class DecoderStack : nn.Module
         return new DecoderStack(c, embed, layers, norm);
     }
 
-    /// <summary>inputIds [B, T] -> final hidden states [B, T, H] and the router logits of routed layers.</summary>
-    internal (Tensor Hidden, List<OwnedRouterLogits> RouterLogits) Forward(Tensor inputIds, Tensor? paddingMask, KvCache? cache, Tensor? positions, bool training, IReadOnlyList<AdapterRows>? rows)
+    /// <summary>
+    /// inputIds [B, T] -> final hidden states [B, T, H] and the router logits of routed layers. With
+    /// <paramref name="checkpointing"/> (and gradients on, no KV cache) each layer keeps only its input for the backward
+    /// and is recomputed there.
+    /// </summary>
+    internal (Tensor Hidden, List<OwnedRouterLogits> RouterLogits) Forward(Tensor inputIds, Tensor? paddingMask, KvCache? cache, Tensor? positions, bool training,
+        IReadOnlyList<AdapterRows>? rows, bool checkpointing = false)
     {
         if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [B, T], got [{string.Join(", ", inputIds.shape)}]");
         int past = cache?.Length ?? 0;
@@ -86,9 +94,15 @@ public sealed class DecoderStack : nn.Module
         Tensor? MaskFor(int? window) => masks.TryGetValue(window ?? -1, out var mask) ? mask : null;
         var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor) { Training = training, Rows = rows };
         var routerLogits = new List<OwnedRouterLogits>();
-        foreach (var layer in _layerList)
+        bool recomputeInBackward = checkpointing && is_grad_enabled() && cache is null;
+        IReadOnlyList<Generator?> generators = [null, .. RandomSources];                  // null: torch's global generator
+        using var gradAnchor = recomputeInBackward ? empty(0, requires_grad: true) : null;
+        var handoff = new CheckpointedLayer.GradientHandoff();
+        for (int l = 0; l < _layerList.Count; l++)
         {
-            var output = layer.Forward(hidden, context);
+            var output = recomputeInBackward
+                ? CheckpointedLayer.Run(_layerList[l], hidden, context, Config.SlidingWindowForLayer(l), generators, gradAnchor!, handoff)
+                : _layerList[l].Forward(hidden, context);
             hidden = output.Hidden;
             routerLogits.AddRange(output.RouterLogits);
         }

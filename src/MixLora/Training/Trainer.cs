@@ -40,6 +40,8 @@ public sealed class Trainer
         // libtorch CPU kernels are deterministic for a fixed thread count; one thread makes runs agree across machines.
         if (_options.Deterministic) set_num_threads(1);
         var tasks = CreateTasks();
+        bool checkpointingBefore = _model.Model.ActivationCheckpointing;
+        _model.Model.ActivationCheckpointing = _options.ActivationCheckpointing;
         try
         {
             long step = 0;
@@ -53,6 +55,7 @@ public sealed class Trainer
         }
         finally
         {
+            _model.Model.ActivationCheckpointing = checkpointingBefore;
             foreach (var t in tasks) t.Dispose();
         }
     }

@@ -22,6 +22,9 @@ public sealed record TrainingRunOptions
 
     public ExpertPath ExpertPath { get; init; } = ExpertPath.Auto;
 
+    /// <summary>Recompute each decoder layer in the backward pass (<see cref="Models.CausalLM.ActivationCheckpointing"/>): less memory, same results.</summary>
+    public bool ActivationCheckpointing { get; init; }
+
     /// <summary>Stops the run after the current step; a checkpoint is written first.</summary>
     public CancellationToken Cancellation { get; init; }
 

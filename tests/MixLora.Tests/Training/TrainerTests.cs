@@ -36,7 +36,7 @@ public class TrainerTests
     }
 
     /// <summary>A folder with the first <paramref name="n"/> records of the dummy data set (keeps tests fast).</summary>
-    private static string DataDir(int n)
+    internal static string DataDir(int n)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"mixlora-dummy-{n}");
         var file = Path.Combine(dir, "moe-peft_dummy_data.json");
@@ -97,7 +97,7 @@ public class TrainerTests
         }
     }
 
-    private static string SecondAdapter() => """
+    internal static string SecondAdapter() => """
         { "name": "b", "task_name": "casual", "data": "moe-peft_dummy_data.json", "optim": "sgd", "momentum": 0.9, "lr": 0.01,
           "batch_size": 2, "micro_batch_size": 2, "num_epochs": 1, "scheduler_type": "cosine", "warmup_ratio": 0.2,
           "peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 4, "lora_dropout": 0.1, "target_modules": ["q_proj", "v_proj", "down_proj"] }

@@ -78,14 +78,17 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
             long t = hidden.shape[1];
             mask = padding.narrow(1, padding.shape[1] - t, t);                        // [B, past + T] -> [B, T]
         }
-        return Forward(hidden, baseFfn, context.Training, mask);
+        return Run(hidden, baseFfn, context.Training, mask, recordStatistics: !context.IsRecomputation);
     }
 
     /// <summary>
     /// The block on its own. <paramref name="training"/> enables jitter and switch FFN dropout (LoRA dropout follows
     /// each LoRA module's train/eval mode); <paramref name="paddingMask"/> [B, T] (1 = real token) only filters statistics.
     /// </summary>
-    public FeedForwardOutput Forward(Tensor hidden, FeedForward baseFfn, bool training, Tensor? paddingMask = null)
+    public FeedForwardOutput Forward(Tensor hidden, FeedForward baseFfn, bool training, Tensor? paddingMask = null) =>
+        Run(hidden, baseFfn, training, paddingMask, recordStatistics: true);
+
+    private FeedForwardOutput Run(Tensor hidden, FeedForward baseFfn, bool training, Tensor? paddingMask, bool recordStatistics)
     {
         if (hidden.dim() != 3 || hidden.shape[2] != _routerWeight.shape[1])
             throw new ArgumentException($"hidden must be [B, T, {_routerWeight.shape[1]}], got [{string.Join(", ", hidden.shape)}]");
@@ -99,7 +102,7 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
         if (Settings.Strategy == RoutingStrategy.Switch && training && Settings.FfnDropout > 0)
             output = Dropout(output, Settings.FfnDropout);
         var result = output.view(hidden.shape).to(hidden.dtype);                      // [N, H] -> [B, T, H]
-        if (Statistics is { } statistics)
+        if (recordStatistics && Statistics is { } statistics)
         {
             using var _ = no_grad();
             statistics.Record(LayerIndex, plan.Probabilities, plan.AssignmentCounts(), paddingMask?.reshape(-1));
