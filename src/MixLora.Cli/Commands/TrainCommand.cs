@@ -18,10 +18,12 @@ public static class TrainCommand
         var deterministic = new Option<bool>("--deterministic") { Description = "Use one CPU thread so results are identical across machines." };
         var expertPath = new Option<string>("--expert-path") { Description = "MixLoRA expert computation: auto, vanilla, shared or fused (same numbers).", DefaultValueFactory = _ => "auto" };
         var checkpointing = new Option<bool>("--activation-checkpointing") { Description = "Recompute each decoder layer in the backward pass: far less activation memory, about 1.5x the step time, same results (with --config)." };
+        var noEvaluate = new Option<bool>("--no-evaluate") { Description = "Skip the evaluation of adapters that name commonsense tasks (by default: every evaluate_steps micro-steps and at the end)." };
+        var evalData = new Option<string?>("--eval-data") { Description = "Folder with task test files, used when none sits next to the training data. Default: the bundled test sets." };
         var logEvery = new Option<int>("--log-every") { Description = "When output is redirected, print a progress line every N steps.", DefaultValueFactory = _ => 10 };
         var command = new Command("train", "Fine-tune LoRA/MixLoRA adapters (several at once in fused batches) on a frozen base model.")
         {
-            config, output, resume, seed, deterministic, expertPath, checkpointing, logEvery,
+            config, output, resume, seed, deterministic, expertPath, checkpointing, noEvaluate, evalData, logEvery,
         };
         common.AddTo(command);
         command.SetAction(parse =>
@@ -45,6 +47,8 @@ public static class TrainCommand
                     Deterministic = parse.GetValue(deterministic),
                     ExpertPath = new AdapterOptionsCli().ParsePath(parse.GetValue(expertPath)!),
                     ActivationCheckpointing = parse.GetValue(checkpointing),
+                    Evaluate = !parse.GetValue(noEvaluate),
+                    EvaluationDataDir = parse.GetValue(evalData) ?? CommonOptions.BundledDataDir,
                     Cancellation = cancel.Token,
                 };
                 var view = new TrainingProgressView(console, parse.GetValue(logEvery));

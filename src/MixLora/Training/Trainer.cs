@@ -19,6 +19,7 @@ public sealed class Trainer
     private readonly TrainingConfig _config;
     private readonly TrainingRunOptions _options;
     private readonly ITrainingObserver? _observer;
+    private readonly Dictionary<AdapterTask, TrainingEvaluation> _evaluations = [];
 
     public Trainer(PretrainedModel model, TrainingConfig config, TrainingRunOptions options, ITrainingObserver? observer = null)
     {
@@ -47,6 +48,7 @@ public sealed class Trainer
             long step = 0;
             if (_options.Resume) step = ResumeFrom(tasks);
             else StartFresh(tasks);
+            PrepareEvaluations(tasks);
             _observer?.OnStart(tasks.Select(t => new AdapterPlan(t.Name, t.Examples.Count, t.TotalMicroSteps, t.OptimizerSteps, t.Adapter.TrainableParameterCount)).ToList());
             bool interrupted = Loop(tasks, ref step);
             if (!interrupted) Finish(tasks, step);
@@ -153,6 +155,8 @@ public sealed class Trainer
             }
             bool save = chosen.Any(t => t.MicroStep % _config.SaveStep == 0 || t.StoppedReason is not null);
             if (save) RunCheckpoint.Save(_options.OutputDir, tasks, step);
+            foreach (var t in chosen.Where(t => t.StoppedReason is null && t.Config.EvaluateSteps is int every && t.MicroStep % every == 0))
+                Evaluate(t);
             if (_options.StopAfterSteps is int stop && step >= stop) return true;
         }
     }
@@ -212,5 +216,27 @@ public sealed class Trainer
             _observer?.OnMessage($"adapter \"{task.Name}\" saved to {task.Directory}" + (plots.Count > 0 ? $" (plots: {string.Join(", ", plots.Select(Path.GetFileName))})" : ""));
         }
         RunCheckpoint.Save(_options.OutputDir, tasks, step);
+        foreach (var task in tasks.Where(t => t.StoppedReason is null)) Evaluate(task);
+    }
+
+    /// <summary>Loads the test data of every adapter that names tasks (unless evaluation is off).</summary>
+    private void PrepareEvaluations(List<AdapterTask> tasks)
+    {
+        if (!_options.Evaluate) return;
+        foreach (var task in tasks)
+        {
+            var evaluation = TrainingEvaluation.Create(task.Config, _options.BaseDir, _options.EvaluationDataDir, task.Directory, m => _observer?.OnMessage(m));
+            if (evaluation is null) continue;
+            evaluation.Restore(_options.Resume ? task.MicroStep : null);
+            _evaluations[task] = evaluation;
+        }
+    }
+
+    /// <summary>Scores an adapter on its tasks now (once per micro-step) and reports the accuracies.</summary>
+    private void Evaluate(AdapterTask task)
+    {
+        if (!_evaluations.TryGetValue(task, out var evaluation) || evaluation.LastStep == task.MicroStep) return;
+        foreach (var r in evaluation.Run(task, _model.Model, _model.Tokenizer, _config.ResolveCutoffLen(_model.Config)))
+            _observer?.OnMessage($"adapter \"{task.Name}\" after micro-step {task.MicroStep}: {r.TaskName} accuracy {r.Accuracy:P1} ({r.Correct}/{r.Total}) -> {TrainingEvaluation.FileName}");
     }
 }

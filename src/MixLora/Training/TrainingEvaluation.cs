@@ -58,6 +58,9 @@ internal sealed class TrainingEvaluation
         catch (MixLoraException) { return null; }
     }
 
+    /// <summary>The micro-step of the latest evaluation, or null.</summary>
+    public long? LastStep => _results.Count == 0 ? null : _results.Max(r => r.TrainingSteps);
+
     /// <summary>Keeps the results of an earlier run up to <paramref name="microStep"/> (resume), or forgets them (fresh start).</summary>
     public void Restore(long? microStep)
     {

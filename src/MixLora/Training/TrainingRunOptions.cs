@@ -30,4 +30,10 @@ public sealed record TrainingRunOptions
 
     /// <summary>Test hook: stop (as if killed) right after this many fused steps, without a final checkpoint.</summary>
     public int? StopAfterSteps { get; init; }
+
+    /// <summary>Evaluate adapters that name tasks every <c>evaluate_steps</c> micro-steps and at the end (spec §6.3).</summary>
+    public bool Evaluate { get; init; } = true;
+
+    /// <summary>Where to look for a task's test file when none sits next to its training data (e.g. the bundled test sets).</summary>
+    public string? EvaluationDataDir { get; init; }
 }

@@ -43,13 +43,23 @@ public sealed class SyntheticChoiceTaskTests
             {
                 "cutoff_len": 256, "save_step": 1000, "train_strategy": "optim",
                 "lora": [ { "name": "hot", "task_name": "piqa", "data": "piqa", "prompt": "moe_peft", "optim": "adamw", "lr": 5e-3, "scheduler_type": "constant",
-                            "batch_size": 8, "micro_batch_size": 8, "num_epochs": 3, "evaluate_batch_size": 16, "train_on_inputs": false,
+                            "batch_size": 8, "micro_batch_size": 8, "num_epochs": 3, "evaluate_batch_size": 16, "evaluate_steps": 24, "train_on_inputs": false,
                             "r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj", "up_proj"],
                             "routing_strategy": "mixlora", "num_experts": 4, "top_k": 2 } ]
             }
             """, "(test)");
         using (var trainingModel = Stories260K.Load())
             Trainer.Run(trainingModel, config, new TrainingRunOptions { OutputDir = dir.File("run"), BaseDir = dir.Path, Seed = 3 });
+
+        // The run evaluated the adapter on its task (piqa/test.json next to the training file) at micro-step 24 and at the end.
+        using (var json = JsonDocument.Parse(File.ReadAllText(dir.File("run/hot/evaluation.json"))))
+        {
+            var entries = json.RootElement.EnumerateArray().ToList();
+            Assert.Equal([24L, 36L], entries.Select(e => e.GetProperty("training_steps").GetInt64()));
+            Assert.All(entries, e => Assert.Equal("piqa", e.GetProperty("task_name").GetString()));
+            Assert.True(entries[^1].GetProperty("metrics").GetProperty("accuracy").GetDouble() >= 0.9);
+            Assert.Equal(4, entries[^1].GetProperty("router_profile").GetArrayLength());
+        }
 
         using var model = Stories260K.Load();
         using var adapter = Adapter.Load(model.Model, dir.File("run/hot"));
