@@ -34,6 +34,12 @@ public static class EvaluateCommand
                           "generate: greedy generation, then the first candidate answer word in the output (LLM-Adapters/DoRA).",
             DefaultValueFactory = _ => "choice",
         };
+        var scoring = new Option<string>("--choice-scoring")
+        {
+            Description = "choice protocol: last-token (the reference: each candidate's last token id right after the cue) or sequence " +
+                          "(the log-likelihood of the whole candidate; the same answer when candidates are single tokens, meaningful when they are not).",
+            DefaultValueFactory = _ => "last-token",
+        };
         var batchSize = new Option<int>("--batch-size", "-b") { Description = "Examples per batch (each target adds that many rows).", DefaultValueFactory = _ => 16 };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N examples of each task." };
         var output = new Option<string>("--output", "-o")
@@ -53,7 +59,7 @@ public static class EvaluateCommand
 
         var command = new Command("evaluate", "Score the base model and adapters on the commonsense QA benchmarks (ARC-e/c, BoolQ, OBQA, PIQA, SIQA, HellaSwag, WinoGrande).")
         {
-            adapters, tasks, data, protocol, batchSize, limit, output, template, maxNew, cutoff, strict, loraOnly,
+            adapters, tasks, data, protocol, scoring, batchSize, limit, output, template, maxNew, cutoff, strict, loraOnly,
         };
         common.AddTo(command);
         command.Options.Add(adapterOptions.ExpertPath);
@@ -63,6 +69,12 @@ public static class EvaluateCommand
             var options = new EvaluationOptions
             {
                 Protocol = EvaluationProtocols.Parse(parse.GetValue(protocol)!),
+                ChoiceScoring = parse.GetValue(scoring) switch
+                {
+                    "last-token" => ChoiceScoring.LastToken,
+                    "sequence" => ChoiceScoring.Sequence,
+                    var other => throw new MixLoraException($"--choice-scoring \"{other}\" is not one of last-token, sequence"),
+                },
                 BatchSize = parse.GetValue(batchSize),
                 Limit = parse.GetValue(limit),
                 CutoffLen = parse.GetValue(cutoff),
@@ -87,7 +99,7 @@ public static class EvaluateCommand
                 if (!parse.GetValue(loraOnly)) targets.Add(new EvaluationTarget(BaseName(model), null));
                 targets.AddRange(adapterSpecs.Select((s, i) => new EvaluationTarget(s.Name, loaded[i])));
                 console.Info($"evaluating {string.Join(", ", targets.Select(t => t.Name))} on {string.Join(", ", taskData.Select(t => $"{t.TaskKey} ({Count(t, options)})"))} " +
-                             $"with the {EvaluationProtocols.Name(options.Protocol)} protocol");
+                             $"with the {options.ProtocolName} protocol");
                 var view = new EvaluationProgressView(console);
                 var report = view.Run(!Console.IsOutputRedirected && ReferenceEquals(console.Out, Console.Out), taskData.Select(t => (t.TaskKey, Count(t, options))).ToList(),
                     progress => CommonsenseEvaluator.Run(model.Model, model.Tokenizer, targets, taskData, options with { Progress = progress }, model.StopIds));

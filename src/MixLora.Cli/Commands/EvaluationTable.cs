@@ -4,26 +4,24 @@ using Spectre.Console;
 
 namespace MixLora.Cli.Commands;
 
-/// <summary>The results table: one row per target, one column per task (accuracy %), then the average.</summary>
+/// <summary>The results table: one row per task (accuracy % of each target), then the average over tasks.</summary>
 public static class EvaluationTable
 {
     public static void Print(CliConsole console, EvaluationReport report)
     {
         var table = new Table().Border(TableBorder.Rounded);
-        table.AddColumn("model / adapter");
+        table.AddColumn("task");
+        table.AddColumn(new TableColumn("n").RightAligned());
+        foreach (var target in report.Targets) table.AddColumn(new TableColumn(Markup.Escape(target)).RightAligned());
         foreach (var task in report.Tasks)
         {
-            var n = report.Results.First(r => r.TaskName == task).Total;
-            table.AddColumn(new TableColumn($"{task} (n={n})").RightAligned());
-        }
-        table.AddColumn(new TableColumn("avg").RightAligned());
-        foreach (var target in report.Targets)
-        {
-            var cells = new List<string> { Markup.Escape(target) };
-            cells.AddRange(report.Tasks.Select(task => report.Find(target, task) is { } r ? Percent(r.Accuracy) : "-"));
-            cells.Add(Percent(report.AverageAccuracy(target)));
+            var cells = new List<string> { Markup.Escape(task), report.Results.First(r => r.TaskName == task).Total.ToString(CultureInfo.InvariantCulture) };
+            cells.AddRange(report.Targets.Select(target => report.Find(target, task) is { } r ? Percent(r.Accuracy) : "-"));
             table.AddRow(cells.ToArray());
         }
+        var average = new List<string> { "average", "" };
+        average.AddRange(report.Targets.Select(target => Percent(report.AverageAccuracy(target))));
+        table.AddRow(average.ToArray());
         console.Ansi.Write(table);
         var speed = report.Results.GroupBy(r => r.TaskName).Select(g => $"{g.Key} {g.First().ExamplesPerSecond:F1}");
         console.Info($"examples/s (per task, all targets together): {string.Join(", ", speed)}");

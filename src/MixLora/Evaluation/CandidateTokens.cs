@@ -32,7 +32,7 @@ internal static class CandidateTokens
         if (multi.Count == 0) return null;
         var examples = string.Join(", ", multi.Take(3).Select(c => $"\"{c.Candidate}\" = {string.Join(" + ", c.Pieces.Select(p => $"\"{p}\""))}"));
         return $"task \"{task.TaskKey}\": {multi.Count} of {task.Candidates.Count} candidates are several tokens with this tokenizer ({examples}); " +
-               "the choice protocol compares their last tokens as the reference does, which says little here; the generate protocol reads whole words";
+               "the choice protocol compares their last tokens as the reference does, which says little here; --choice-scoring sequence (whole-candidate likelihood) or --protocol generate read whole answers";
     }
 
     private static List<string> Pieces(string text, ITextTokenizer tokenizer)

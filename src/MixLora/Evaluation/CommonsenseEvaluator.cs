@@ -51,7 +51,7 @@ public static class CommonsenseEvaluator
             foreach (var t in targets) t.Adapter?.RecordRouterStatisticsInto(null);
             if (wasTraining) model.train();
         }
-        var warnings = options.Protocol == EvaluationProtocol.Choice
+        var warnings = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }
             ? tasks.Select(t => CandidateTokens.MultiTokenWarning(t, tokenizer)).OfType<string>().ToList()
             : [];
         return new EvaluationReport(results, tasks.SelectMany(t => t.Skipped).ToList(), warnings);
@@ -62,7 +62,10 @@ public static class CommonsenseEvaluator
         int padId, int cutoff, IReadOnlyCollection<int> stopIds, CancellationToken cancellation)
     {
         var examples = options.Limit is int limit ? task.Examples.Take(limit).ToList() : task.Examples.ToList();
-        var candidateIds = CandidateTokens.LastIds(task, tokenizer);
+        bool sequence = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.Sequence };
+        var candidateIds = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }
+            ? CandidateTokens.LastIds(task, tokenizer)
+            : null;
         var matcher = new AnswerMatcher(task.Candidates);
         foreach (var s in statistics) s?.Reset();
         var correct = new int[targets.Count];
@@ -74,11 +77,16 @@ public static class CommonsenseEvaluator
         {
             cancellation.ThrowIfCancellationRequested();
             var chunk = examples.Skip(start).Take(options.BatchSize).ToList();
-            var prompts = chunk.Select(e => PromptTruncation.KeepEnd(
+            var prompts = sequence ? [] : chunk.Select(e => PromptTruncation.KeepEnd(
                 tokenizer.Encode(options.Protocol == EvaluationProtocol.Choice ? e.ChoicePrompt : e.GenerationPrompt), promptBudget, tokenizer.BosId)).ToList();
-            var predictions = options.Protocol == EvaluationProtocol.Choice
-                ? ChoiceScorer.Predict(model, prompts, owners, candidateIds, padId).Select(p => (int?)p).ToArray()
-                : GreedyAnswerer.Generate(model, tokenizer, prompts, owners, matcher, options.MaxNewTokens, stopIds, padId).Select(matcher.Find).ToArray();
+            var predictions = (options.Protocol, options.ChoiceScoring) switch
+            {
+                (EvaluationProtocol.Generate, _) =>
+                    GreedyAnswerer.Generate(model, tokenizer, prompts, owners, matcher, options.MaxNewTokens, stopIds, padId).Select(matcher.Find).ToArray(),
+                (_, ChoiceScoring.Sequence) =>
+                    SequenceScorer.Predict(model, tokenizer, chunk.Select(e => e.ChoicePrompt).ToList(), task.CandidateTokenTexts, owners, padId, cutoff).Select(p => (int?)p).ToArray(),
+                _ => ChoiceScorer.Predict(model, prompts, owners, candidateIds!, padId).Select(p => (int?)p).ToArray(),
+            };
             for (int target = 0; target < targets.Count; target++)
             {
                 for (int i = 0; i < chunk.Count; i++)
@@ -92,7 +100,7 @@ public static class CommonsenseEvaluator
         }
         double perSecond = examples.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         string now = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-        return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, EvaluationProtocols.Name(options.Protocol), now,
+        return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, options.ProtocolName, now,
             correct[i], examples.Count, unanswered[i], task.Skipped.Count, perSecond, RouterLoad(statistics[i]))).ToList();
     }
 

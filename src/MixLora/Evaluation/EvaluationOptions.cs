@@ -5,6 +5,13 @@ public sealed record EvaluationOptions
 {
     public EvaluationProtocol Protocol { get; init; } = EvaluationProtocol.Choice;
 
+    /// <summary>Choice protocol: the reference's last-token rule (default) or whole-candidate log-likelihood.</summary>
+    public ChoiceScoring ChoiceScoring { get; init; } = ChoiceScoring.LastToken;
+
+    /// <summary>The protocol's name in results: "choice", "choice-sequence" or "generate".</summary>
+    public string ProtocolName => Protocol == EvaluationProtocol.Generate ? "generate"
+        : ChoiceScoring == ChoiceScoring.Sequence ? "choice-sequence" : "choice";
+
     /// <summary>Examples per target in one fused batch (a batch holds this many rows per target).</summary>
     public int BatchSize { get; init; } = 16;
 

@@ -10,11 +10,9 @@ public enum EvaluationProtocol
     Generate,
 }
 
-/// <summary>Names of <see cref="EvaluationProtocol"/> values on the command line and in result files.</summary>
+/// <summary>Parses <see cref="EvaluationProtocol"/> names given on the command line.</summary>
 public static class EvaluationProtocols
 {
-    public static string Name(EvaluationProtocol protocol) => protocol == EvaluationProtocol.Choice ? "choice" : "generate";
-
     /// <exception cref="MixLoraException">Neither "choice" nor "generate".</exception>
     public static EvaluationProtocol Parse(string name) => name.Trim().ToLowerInvariant() switch
     {

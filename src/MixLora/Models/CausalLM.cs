@@ -73,8 +73,8 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// Runs the decoder. inputIds: [B, T]; attentionMask: [B, past+T] (1 = token, 0 = padding) or null;
     /// cache: appended to and advanced by T; positions: [T] or [B, T] (default past … past+T−1); rows: which batch rows
     /// belong to which attached adapter in a fused multi-adapter batch (null: every adapter applies to every row);
-    /// logitPositions: [B] one position per row whose logits alone are computed (logits [B, 1, V]; scoring a long
-    /// batch at one position each avoids the [B, T, V] tensor).
+    /// logitPositions: [B] or [B, K] positions per row whose logits alone are computed (logits [B, 1, V] or [B, K, V];
+    /// scoring a long batch at a few positions avoids the [B, T, V] tensor).
     /// </summary>
     public CausalLMOutput Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positions = null,
         IReadOnlyList<AdapterRows>? rows = null, Tensor? logitPositions = null)
@@ -83,8 +83,9 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
         if (logitPositions is not null)
         {
-            var index = logitPositions.to(ScalarType.Int64).view(-1, 1, 1).expand(-1, 1, hidden.shape[2]); // [B] -> [B, 1, H]
-            hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, 1, H]
+            var at = logitPositions.dim() == 1 ? logitPositions.unsqueeze(1) : logitPositions;            // [B] -> [B, 1]
+            var index = at.to(ScalarType.Int64).unsqueeze(2).expand(-1, -1, hidden.shape[2]);            // [B, K] -> [B, K, H]
+            hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
         var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
         cache?.Advance((int)inputIds.shape[1]);

@@ -62,6 +62,54 @@ public sealed class CommonsenseEvaluatorTests : IClassFixture<EvaluatorFixture>
     }
 
     [Fact]
+    public void SequenceScoringGivesTheLastTokenAnswersWhenCandidatesAreSingleTokens()
+    {
+        var tasks = Targets.Select(t => Task(t.Name, AlonePredictions(t.Name))).ToList();
+        var report = CommonsenseEvaluator.Run(_f.Model.Model, _f.Model.Tokenizer, Targets, tasks,
+            new EvaluationOptions { BatchSize = 2, ChoiceScoring = ChoiceScoring.Sequence });
+        foreach (var target in Targets)
+        {
+            var own = report.Find(target.Name, target.Name)!;
+            Assert.Equal("choice-sequence", own.Protocol);
+            Assert.Equal(own.Total, own.Correct);
+        }
+    }
+
+    [Fact]
+    public void SequenceScoringPicksTheMostLikelyMultiTokenCandidate()
+    {
+        var tokenizer = _f.Model.Tokenizer;
+        string[] texts = [" little girl", " big dog", " happy", " went to the park"];
+        // Expected: Σ log p of each candidate's tokens after the prompt, from a plain forward of prompt + candidate.
+        int[] Expected(Adapter? adapter) => _f.WithOnly(adapter, () =>
+        {
+            using var noGrad = no_grad();
+            return EvaluatorFixture.Prompts.Select(prompt =>
+            {
+                var promptIds = tokenizer.Encode(prompt);
+                var scores = texts.Select(text =>
+                {
+                    using var scope = NewDisposeScope();
+                    var full = tokenizer.Encode(prompt + text);
+                    int shared = full.Zip(promptIds).TakeWhile(p => p.First == p.Second).Count();
+                    using var output = _f.Model.Model.Forward(tensor(full.Select(i => (long)i).ToArray()).unsqueeze(0));
+                    var logProbs = output.Logits[0].log_softmax(-1);                                    // [T, V]
+                    return Enumerable.Range(shared, full.Count - shared).Sum(t => logProbs[t - 1, full[t]].item<float>());
+                }).ToList();
+                return scores.IndexOf(scores.Max());
+            }).ToArray();
+        });
+        var tasks = Targets.Select(t => new EvaluationTaskData(t.Name, "(in memory)", TaskRecordShape.Original, ["a", "b", "c", "d"], texts,
+            EvaluatorFixture.Prompts.Select((p, i) => new EvaluationExample(i, p, p, Expected(t.Adapter)[i])).ToList(), [])).ToList();
+
+        var report = CommonsenseEvaluator.Run(_f.Model.Model, tokenizer, Targets, tasks,
+            new EvaluationOptions { BatchSize = 3, ChoiceScoring = ChoiceScoring.Sequence });
+
+        foreach (var target in Targets) Assert.Equal(EvaluatorFixture.Prompts.Length, report.Find(target.Name, target.Name)!.Correct);
+        Assert.Empty(report.Warnings);
+    }
+
+    [Fact]
     public void BatchedGreedyGenerationEqualsOneSequenceAtATime()
     {
         var tokenizer = _f.Model.Tokenizer;
