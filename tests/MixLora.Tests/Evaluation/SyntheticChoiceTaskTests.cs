@@ -32,6 +32,12 @@ public sealed class SyntheticChoiceTaskTests
              ["answer"] = pair.Item2,
          }).ToList());
 
+    private static long[] EvaluatedSteps(string file)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(file));
+        return json.RootElement.EnumerateArray().Select(e => e.GetProperty("training_steps").GetInt64()).ToArray();
+    }
+
     [Fact]
     public void AnAdapterTrainedOnTheTaskScoresFarAboveChanceAndTheBaseModelDoesNot()
     {
@@ -41,17 +47,22 @@ public sealed class SyntheticChoiceTaskTests
         File.WriteAllText(dir.File("piqa/test.json"), Records(["Sam", "Mia", "Jack", "Emma"]));
         var config = TrainingConfig.Parse("""
             {
-                "cutoff_len": 256, "save_step": 1000, "train_strategy": "optim",
+                "cutoff_len": 256, "save_step": 12, "train_strategy": "optim",
                 "lora": [ { "name": "hot", "task_name": "piqa", "data": "piqa", "prompt": "moe_peft", "optim": "adamw", "lr": 5e-3, "scheduler_type": "constant",
                             "batch_size": 8, "micro_batch_size": 8, "num_epochs": 3, "evaluate_batch_size": 16, "evaluate_steps": 24, "train_on_inputs": false,
                             "r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj", "up_proj"],
                             "routing_strategy": "mixlora", "num_experts": 4, "top_k": 2 } ]
             }
             """, "(test)");
+        // Killed after micro-step 30 (checkpoint at 24, evaluated at 24), then resumed to the end (36).
         using (var trainingModel = Stories260K.Load())
-            Trainer.Run(trainingModel, config, new TrainingRunOptions { OutputDir = dir.File("run"), BaseDir = dir.Path, Seed = 3 });
+            Trainer.Run(trainingModel, config, new TrainingRunOptions { OutputDir = dir.File("run"), BaseDir = dir.Path, Seed = 3, StopAfterSteps = 30 });
+        Assert.Equal([24L], EvaluatedSteps(dir.File("run/hot/evaluation.json")));
+        using (var trainingModel = Stories260K.Load())
+            Trainer.Run(trainingModel, config, new TrainingRunOptions { OutputDir = dir.File("run"), BaseDir = dir.Path, Seed = 3, Resume = true });
 
-        // The run evaluated the adapter on its task (piqa/test.json next to the training file) at micro-step 24 and at the end.
+        // The run evaluated the adapter on its task (piqa/test.json next to the training file) at micro-step 24 and at the
+        // end; the resume kept the first result and did not repeat it.
         using (var json = JsonDocument.Parse(File.ReadAllText(dir.File("run/hot/evaluation.json"))))
         {
             var entries = json.RootElement.EnumerateArray().ToList();
