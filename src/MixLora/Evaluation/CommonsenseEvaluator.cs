@@ -62,7 +62,6 @@ public static class CommonsenseEvaluator
         int padId, int cutoff, IReadOnlyCollection<int> stopIds, CancellationToken cancellation)
     {
         var examples = options.Limit is int limit ? task.Examples.Take(limit).ToList() : task.Examples.ToList();
-        bool sequence = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.Sequence };
         var candidateIds = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }
             ? CandidateTokens.LastIds(task, tokenizer)
             : null;
@@ -73,12 +72,18 @@ public static class CommonsenseEvaluator
         var clock = Stopwatch.StartNew();
         // Generation needs room for the new tokens inside the model's context.
         int promptBudget = options.Protocol == EvaluationProtocol.Generate ? Math.Max(2, cutoff - options.MaxNewTokens) : cutoff;
-        for (int start = 0; start < examples.Count; start += options.BatchSize)
+        // Batches of similar lengths waste less on padding; the longest come first, so the memory peak shows at once.
+        var encoded = examples
+            .Select(e => (Example: e, Ids: PromptTruncation.KeepEnd(
+                tokenizer.Encode(options.Protocol == EvaluationProtocol.Choice ? e.ChoicePrompt : e.GenerationPrompt), promptBudget, tokenizer.BosId)))
+            .OrderByDescending(p => p.Ids.Count)
+            .ToList();
+        for (int start = 0; start < encoded.Count; start += options.BatchSize)
         {
             cancellation.ThrowIfCancellationRequested();
-            var chunk = examples.Skip(start).Take(options.BatchSize).ToList();
-            var prompts = sequence ? [] : chunk.Select(e => PromptTruncation.KeepEnd(
-                tokenizer.Encode(options.Protocol == EvaluationProtocol.Choice ? e.ChoicePrompt : e.GenerationPrompt), promptBudget, tokenizer.BosId)).ToList();
+            var part = encoded.Skip(start).Take(options.BatchSize).ToList();
+            var chunk = part.Select(p => p.Example).ToList();
+            var prompts = part.Select(p => p.Ids).ToList();
             var predictions = (options.Protocol, options.ChoiceScoring) switch
             {
                 (EvaluationProtocol.Generate, _) =>
