@@ -1,4 +1,4 @@
-using MixLora.Training;
+using MixLora.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;

@@ -1,3 +1,4 @@
+using MixLora.Tensors;
 using MixLora.Adapters;
 using MixLora.Config;
 using MixLora.Data;

@@ -1,3 +1,4 @@
+using MixLora.Tensors;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MixLora.IO;

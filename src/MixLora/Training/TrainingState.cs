@@ -30,7 +30,7 @@ public sealed class TrainingState : IDisposable
     /// <summary>The order in which examples are visited (indices into the tokenized data set).</summary>
     public int[] DataOrder { get; set; } = [];
 
-    /// <summary>Random-generator states by a name the loop chooses (see <see cref="GeneratorState"/>); stored as bytes.</summary>
+    /// <summary>Random-generator states by a name the loop chooses (see <see cref="Tensors.GeneratorState"/>); stored as bytes.</summary>
     public Dictionary<string, byte[]> RandomStates { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The loop's own fields (for example a config fingerprint or the last logged loss), stored verbatim.</summary>

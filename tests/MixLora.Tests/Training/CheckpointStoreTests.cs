@@ -1,3 +1,4 @@
+using MixLora.Tensors;
 using MixLora.Tests.Support;
 using MixLora.Training;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using MixLora.Tensors;
 using MixLora.Training;
 using AdamW = MixLora.Training.AdamW;
 using TorchSharp;

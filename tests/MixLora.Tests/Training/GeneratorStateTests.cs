@@ -1,3 +1,4 @@
+using MixLora.Tensors;
 using MixLora.Training;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace MixLora.Training;
+namespace MixLora.Tensors;
 
 /// <summary>Captures and restores torch random-generator states as bytes (exact: the whole Mersenne-Twister state).</summary>
 public static class GeneratorState
