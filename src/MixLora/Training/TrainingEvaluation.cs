@@ -61,6 +61,9 @@ internal sealed class TrainingEvaluation
     /// <summary>The micro-step of the latest evaluation, or null.</summary>
     public long? LastStep => _results.Count == 0 ? null : _results.Max(r => r.TrainingSteps);
 
+    /// <summary>The task data this adapter is scored on, in task_name order.</summary>
+    public IReadOnlyList<EvaluationTaskData> Tasks => _tasks;
+
     /// <summary>Keeps the results of an earlier run up to <paramref name="microStep"/> (resume), or forgets them (fresh start).</summary>
     public void Restore(long? microStep)
     {
