@@ -1,4 +1,4 @@
-using MixLora.Training;
+using MixLora.Plots;
 
 namespace MixLora.Evaluation;
 
@@ -22,7 +22,7 @@ public static class RouterProfilePlots
             var share = MeanShare(loads);
             var path = Path.Combine(directory, $"{stem}.router-{Sanitize(target)}.png");
             var tasks = string.Join(", ", report.Results.Where(r => r.AdapterName == target && r.RouterLoad is not null).Select(r => r.TaskName));
-            TrainingPlots.SaveExpertLoadHeatmap(path, share, $"{target}: expert share per layer ({tasks})");
+            Charts.SaveExpertLoadHeatmap(path, share, $"{target}: expert share per layer ({tasks})");
             written.Add(path);
         }
         return written;

@@ -1,4 +1,5 @@
 using MixLora.Adapters;
+using MixLora.Plots;
 
 namespace MixLora.Training;
 
@@ -22,7 +23,7 @@ public static class RunPlots
             if (metrics.Any(m => m.Aux is not null))
                 series.Add(("router aux loss (with coefficient)", metrics.Where(m => m.Aux is not null).Select(m => ((double)m.MicroStep, m.Aux!.Value)).ToList()));
             var path = Path.Combine(adapterDir, LossFile);
-            TrainingPlots.SaveLossCurves(path, series, $"{adapterName}: training loss", "loss");
+            Charts.SaveLossCurves(path, series, $"{adapterName}: training loss", "loss");
             written.Add(path);
         }
         if (statistics is not null)
@@ -31,7 +32,7 @@ public static class RunPlots
             if (snapshot.Tokens.Any(t => t > 0))
             {
                 var path = Path.Combine(adapterDir, ExpertLoadFile);
-                TrainingPlots.SaveExpertLoadHeatmap(path, snapshot.AssignmentShare, $"{adapterName}: share of routed tokens per expert (training)");
+                Charts.SaveExpertLoadHeatmap(path, snapshot.AssignmentShare, $"{adapterName}: share of routed tokens per expert (training)");
                 written.Add(path);
             }
         }

@@ -1,14 +1,14 @@
 using MixLora.IO;
 using ScottPlot;
 
-namespace MixLora.Training;
+namespace MixLora.Plots;
 
 /// <summary>
-/// PNG charts of a training run: loss curves and the per-layer expert load of a MixLoRA adapter. Rendered headless
+/// PNG charts of training and evaluation runs: loss curves and the per-layer expert load of a MixLoRA adapter. Rendered headless
 /// with ScottPlot (SkiaSharp), white background, 800×500 pixels, and written atomically (temporary file + rename)
 /// so a reader never sees a half-written image.
 /// </summary>
-public static class TrainingPlots
+public static class Charts
 {
     /// <summary>Image size in pixels.</summary>
     public const int Width = 800, Height = 500;

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
 using MixLora.Tests.Support;
-using MixLora.Training;
+using MixLora.Plots;
 using SkiaSharp;
 
-namespace MixLora.Tests.Training.Plots;
+namespace MixLora.Tests.Plots;
 
-public class TrainingPlotsTests
+public class ChartsTests
 {
     private static readonly IReadOnlyList<(double Step, double Value)> FallingLoss =
         Enumerable.Range(1, 200).Select(i => ((double)i, 4.0 * Math.Exp(-i / 50.0) + 1.0)).ToList();
@@ -26,9 +26,9 @@ public class TrainingPlotsTests
         var path = Path.Combine(dir.Path, "loss.png");
         File.WriteAllText(path, "old content");
 
-        TrainingPlots.SaveLossCurves(path, [("train", FallingLoss), ("validation", ValidationLoss)], "demo loss", "loss");
+        Charts.SaveLossCurves(path, [("train", FallingLoss), ("validation", ValidationLoss)], "demo loss", "loss");
 
-        Assert.Equal((TrainingPlots.Width, TrainingPlots.Height), PngSize(path));
+        Assert.Equal((Charts.Width, Charts.Height), PngSize(path));
         Assert.Equal([path], Directory.GetFiles(dir.Path)); // the temporary file was renamed, nothing left behind
     }
 
@@ -37,7 +37,7 @@ public class TrainingPlotsTests
     {
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "loss.png");
-        TrainingPlots.SaveLossCurves(path, [("train", FallingLoss)], "demo loss", "loss");
+        Charts.SaveLossCurves(path, [("train", FallingLoss)], "demo loss", "loss");
 
         using var bitmap = SKBitmap.Decode(path);
         Assert.Equal(SKColors.White, bitmap.GetPixel(2, 2));
@@ -53,9 +53,9 @@ public class TrainingPlotsTests
         var a = Path.Combine(dir.Path, "a.png");
         var b = Path.Combine(dir.Path, "b.png");
         var again = Path.Combine(dir.Path, "again.png");
-        TrainingPlots.SaveLossCurves(a, [("train", FallingLoss)], "loss", "loss");
-        TrainingPlots.SaveLossCurves(again, [("train", FallingLoss)], "loss", "loss");
-        TrainingPlots.SaveLossCurves(b, [("train", FallingLoss.Select(p => (p.Step, p.Value * 2)).ToList())], "loss", "loss");
+        Charts.SaveLossCurves(a, [("train", FallingLoss)], "loss", "loss");
+        Charts.SaveLossCurves(again, [("train", FallingLoss)], "loss", "loss");
+        Charts.SaveLossCurves(b, [("train", FallingLoss.Select(p => (p.Step, p.Value * 2)).ToList())], "loss", "loss");
 
         Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(again)); // rendering is deterministic
         Assert.NotEqual(File.ReadAllBytes(a), File.ReadAllBytes(b));
@@ -67,8 +67,8 @@ public class TrainingPlotsTests
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "loss.png");
         var diverged = FallingLoss.Append((201, double.NaN)).Append((202, double.PositiveInfinity)).ToList();
-        TrainingPlots.SaveLossCurves(path, [("train", diverged)], "loss", "loss");
-        Assert.Equal((TrainingPlots.Width, TrainingPlots.Height), PngSize(path));
+        Charts.SaveLossCurves(path, [("train", diverged)], "loss", "loss");
+        Assert.Equal((Charts.Width, Charts.Height), PngSize(path));
     }
 
     [Fact]
@@ -77,15 +77,15 @@ public class TrainingPlotsTests
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "loss.png");
 
-        var none = Assert.Throws<ArgumentException>(() => TrainingPlots.SaveLossCurves(path, [], "t", "loss"));
+        var none = Assert.Throws<ArgumentException>(() => Charts.SaveLossCurves(path, [], "t", "loss"));
         Assert.Contains("no series", none.Message);
         var empty = Assert.Throws<ArgumentException>(() =>
-            TrainingPlots.SaveLossCurves(path, [("train", FallingLoss), ("validation", [])], "t", "loss"));
+            Charts.SaveLossCurves(path, [("train", FallingLoss), ("validation", [])], "t", "loss"));
         Assert.Contains("series \"validation\" has no points", empty.Message);
         var allNaN = Assert.Throws<ArgumentException>(() =>
-            TrainingPlots.SaveLossCurves(path, [("train", [(1, double.NaN)])], "t", "loss"));
+            Charts.SaveLossCurves(path, [("train", [(1, double.NaN)])], "t", "loss"));
         Assert.Contains("no finite value", allNaN.Message);
-        Assert.Throws<ArgumentException>(() => TrainingPlots.SaveLossCurves("", [("train", FallingLoss)], "t", "loss"));
+        Assert.Throws<ArgumentException>(() => Charts.SaveLossCurves("", [("train", FallingLoss)], "t", "loss"));
         Assert.False(File.Exists(path));
     }
 
@@ -94,9 +94,9 @@ public class TrainingPlotsTests
     {
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "experts.png");
-        TrainingPlots.SaveExpertLoadHeatmap(path, Load, "expert load");
+        Charts.SaveExpertLoadHeatmap(path, Load, "expert load");
 
-        Assert.Equal((TrainingPlots.Width, TrainingPlots.Height), PngSize(path));
+        Assert.Equal((Charts.Width, Charts.Height), PngSize(path));
         using var bitmap = SKBitmap.Decode(path);
         Assert.Equal(SKColors.White, bitmap.GetPixel(2, 2));
         // Viridis ends in yellow (≈ 253, 231, 37): the 0.70 cell and the top of the colour bar are drawn in it.
@@ -109,8 +109,8 @@ public class TrainingPlotsTests
         using var dir = new TempDir();
         var a = Path.Combine(dir.Path, "a.png");
         var b = Path.Combine(dir.Path, "b.png");
-        TrainingPlots.SaveExpertLoadHeatmap(a, Load, "load");
-        TrainingPlots.SaveExpertLoadHeatmap(b, Load.Reverse().ToArray(), "load");
+        Charts.SaveExpertLoadHeatmap(a, Load, "load");
+        Charts.SaveExpertLoadHeatmap(b, Load.Reverse().ToArray(), "load");
         Assert.NotEqual(File.ReadAllBytes(a), File.ReadAllBytes(b));
     }
 
@@ -120,8 +120,8 @@ public class TrainingPlotsTests
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "big.png");
         var big = Enumerable.Range(0, 32).Select(_ => Enumerable.Repeat(1.0 / 8, 8).ToArray()).ToArray();
-        TrainingPlots.SaveExpertLoadHeatmap(path, big, "32 layers × 8 experts");
-        Assert.Equal((TrainingPlots.Width, TrainingPlots.Height), PngSize(path));
+        Charts.SaveExpertLoadHeatmap(path, big, "32 layers × 8 experts");
+        Assert.Equal((Charts.Width, Charts.Height), PngSize(path));
     }
 
     [Fact]
@@ -131,16 +131,16 @@ public class TrainingPlotsTests
         var path = Path.Combine(dir.Path, "experts.png");
 
         var ragged = Assert.Throws<ArgumentException>(() =>
-            TrainingPlots.SaveExpertLoadHeatmap(path, [[0.5, 0.5], [0.2, 0.3, 0.5]], "t"));
+            Charts.SaveExpertLoadHeatmap(path, [[0.5, 0.5], [0.2, 0.3, 0.5]], "t"));
         Assert.Contains("ragged: layer 1 has 3 experts, layer 0 has 2", ragged.Message);
-        var noLayers = Assert.Throws<ArgumentException>(() => TrainingPlots.SaveExpertLoadHeatmap(path, [], "t"));
+        var noLayers = Assert.Throws<ArgumentException>(() => Charts.SaveExpertLoadHeatmap(path, [], "t"));
         Assert.Contains("no layers", noLayers.Message);
-        var noExperts = Assert.Throws<ArgumentException>(() => TrainingPlots.SaveExpertLoadHeatmap(path, [[]], "t"));
+        var noExperts = Assert.Throws<ArgumentException>(() => Charts.SaveExpertLoadHeatmap(path, [[]], "t"));
         Assert.Contains("no experts", noExperts.Message);
         var outOfRange = Assert.Throws<ArgumentException>(() =>
-            TrainingPlots.SaveExpertLoadHeatmap(path, [[0.5, 0.5], [1.5, -0.5]], "t"));
+            Charts.SaveExpertLoadHeatmap(path, [[0.5, 0.5], [1.5, -0.5]], "t"));
         Assert.Contains("layer 1, expert 0 is 1.5", outOfRange.Message);
-        Assert.Throws<ArgumentException>(() => TrainingPlots.SaveExpertLoadHeatmap(path, [[double.NaN, 1.0]], "t"));
+        Assert.Throws<ArgumentException>(() => Charts.SaveExpertLoadHeatmap(path, [[double.NaN, 1.0]], "t"));
         Assert.False(File.Exists(path));
     }
 
