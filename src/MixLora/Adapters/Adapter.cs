@@ -112,6 +112,12 @@ public sealed class Adapter : IDisposable
         foreach (var (_, block) in _blocks) block.train(training);
     }
 
+    /// <summary>Whether the adapter's modules are in training mode (see <see cref="SetTraining"/>).</summary>
+    public bool IsTraining => _deltas.Count > 0 ? _deltas[0].Lora.training : _blocks.Count > 0 && _blocks[0].Block.training;
+
+    /// <summary>Where routing statistics are recorded now (null: nowhere, or not a MixLoRA adapter).</summary>
+    public RouterStatistics? RouterStatisticsSink => _blocks.Count > 0 ? _blocks[0].Block.Statistics : null;
+
     /// <summary>Starts collecting per-layer, per-expert routing statistics (MixLoRA only).</summary>
     public RouterStatistics CollectRouterStatistics()
     {

@@ -30,11 +30,14 @@ public static class CommonsenseEvaluator
 
         // The base model's rows belong to an owner no adapter has, so they see no LoRA delta and the plain FFN.
         var owners = targets.Select(t => (object?)t.Adapter ?? new object()).ToList();
+        // Modes and statistics sinks are put back afterwards, so evaluating in the middle of training changes nothing.
+        var adapterStates = targets.Select(t => t.Adapter).OfType<Adapter>()
+            .Select(a => (Adapter: a, a.IsTraining, a.RouterStatisticsSink)).ToList();
         var statistics = targets.Select(t => t.Adapter is { MoeBlocks.Count: > 0 } a ? a.CollectRouterStatistics() : null).ToList();
         bool wasTraining = model.training;
         model.eval();
         foreach (var t in targets) t.Adapter?.SetTraining(false);
-        int padId = tokenizer.PadId ?? tokenizer.UnkId ?? tokenizer.EosId ?? 0;
+        int padId = tokenizer.PaddingId();
         int cutoff = Math.Min(options.CutoffLen ?? int.MaxValue, model.Config.MaxPositionEmbeddings);
         var results = new List<TaskResult>();
         try
@@ -48,7 +51,11 @@ public static class CommonsenseEvaluator
         }
         finally
         {
-            foreach (var t in targets) t.Adapter?.RecordRouterStatisticsInto(null);
+            foreach (var (adapter, training, sink) in adapterStates)
+            {
+                adapter.RecordRouterStatisticsInto(sink);
+                if (training) adapter.SetTraining(true);
+            }
             if (wasTraining) model.train();
         }
         var warnings = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }

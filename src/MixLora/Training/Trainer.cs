@@ -3,6 +3,7 @@ using MixLora.Adapters;
 using MixLora.Config;
 using MixLora.Data;
 using MixLora.IO;
+using MixLora.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -131,7 +132,7 @@ public sealed class Trainer
     private bool Loop(List<AdapterTask> tasks, ref long step)
     {
         var clock = Stopwatch.StartNew();
-        int padId = _model.Tokenizer.PadId ?? _model.Tokenizer.UnkId ?? _model.Tokenizer.EosId ?? 0;
+        int padId = _model.Tokenizer.PaddingId();
         var device = _model.Model.EmbedTokens.device;
         while (true)
         {

@@ -76,23 +76,15 @@ internal sealed class TrainingEvaluation
         _results.AddRange(ReadResults(_file).Where(r => r.TrainingSteps is long s && s <= microStep));
     }
 
-    /// <summary>Scores the adapter now; training mode and router statistics are put back afterwards.</summary>
+    /// <summary>Scores the adapter now (the evaluator puts its training mode and router statistics back afterwards).</summary>
     public IReadOnlyList<TaskResult> Run(AdapterTask task, Models.CausalLM model, Tokenization.ITextTokenizer tokenizer, int cutoff)
     {
         var options = new EvaluationOptions { BatchSize = task.Config.EvaluateBatchSize ?? 16, CutoffLen = cutoff };
-        try
-        {
-            var report = CommonsenseEvaluator.Run(model, tokenizer, [new EvaluationTarget(task.Name, task.Adapter)], _tasks, options);
-            var results = report.Results.Select(r => r with { TrainingSteps = task.MicroStep }).ToList();
-            _results.AddRange(results);
-            EvaluationResultsFile.Write(_file, new EvaluationReport(_results, [], []));
-            return results;
-        }
-        finally
-        {
-            task.Adapter.SetTraining(true);
-            task.Adapter.RecordRouterStatisticsInto(task.Statistics);
-        }
+        var report = CommonsenseEvaluator.Run(model, tokenizer, [new EvaluationTarget(task.Name, task.Adapter)], _tasks, options);
+        var results = report.Results.Select(r => r with { TrainingSteps = task.MicroStep }).ToList();
+        _results.AddRange(results);
+        EvaluationResultsFile.Write(_file, new EvaluationReport(_results, [], []));
+        return results;
     }
 
     /// <summary>The entries of an earlier evaluation.json; a damaged file counts as empty (it is rewritten).</summary>

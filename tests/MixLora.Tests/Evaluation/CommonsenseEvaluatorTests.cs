@@ -184,6 +184,27 @@ public sealed class CommonsenseEvaluatorTests : IClassFixture<EvaluatorFixture>
     }
 
     [Fact]
+    public void EvaluatingPutsBackTheAdaptersTrainingModeAndStatistics()
+    {
+        var sink = _f.MixLora.CollectRouterStatistics();
+        _f.MixLora.SetTraining(true);
+        try
+        {
+            CommonsenseEvaluator.Run(_f.Model.Model, _f.Model.Tokenizer, Targets, [Task("t", [0, 1, 2, 3, 0])], new EvaluationOptions { Limit = 2 });
+            Assert.True(_f.MixLora.IsTraining);
+            Assert.True(_f.Model.Model.training);
+            Assert.Same(sink, _f.MixLora.RouterStatisticsSink);
+            Assert.All(sink.Snapshot().Tokens, t => Assert.Equal(0, t));   // the evaluation recorded into its own statistics
+            Assert.False(_f.Lora.IsTraining);
+        }
+        finally
+        {
+            _f.MixLora.SetTraining(false);
+            _f.MixLora.RecordRouterStatisticsInto(null);
+        }
+    }
+
+    [Fact]
     public void CandidatesSharingALastTokenAreRejectedForTheChoiceProtocol()
     {
         var task = new EvaluationTaskData("clash", "(in memory)", TaskRecordShape.Original, ["x", "y"], [" the", " the"],
