@@ -11,6 +11,11 @@ using static TorchSharp.torch;
 //   checkpointing [--layers N] [--hidden N] [--seq N] [--batch N] [--vocab N] [--repeats N] [--threads N]
 //                                                 one MixLoRA training step with vs without activation checkpointing:
 //                                                 memory held for the backward, step peak memory, step time
+if (args.Length > 0 && args[0] == "train-step")
+{
+    Environment.ExitCode = MixLora.Benchmarks.TrainStep.TrainStepBenchmark.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "train-memory")
 {
     TrainingMemoryBenchmark.Run(StringOption("--model", Path.Combine(RepoRoot(), "assets", "stories260K-hf")), IntOption("--steps", 500));

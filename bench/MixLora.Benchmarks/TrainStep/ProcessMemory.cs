@@ -1,0 +1,19 @@
+namespace MixLora.Benchmarks.TrainStep;
+
+/// <summary>Resident memory of this process from /proc (KiB; 0 where /proc is missing).</summary>
+public static class ProcessMemory
+{
+    /// <summary>VmHWM: the peak resident set size so far (what getrusage's ru_maxrss reports).</summary>
+    public static long PeakRssKiB() => StatusField("VmHWM:");
+
+    /// <summary>VmRSS: the resident set size now.</summary>
+    public static long RssKiB() => StatusField("VmRSS:");
+
+    private static long StatusField(string field)
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+    }
+}

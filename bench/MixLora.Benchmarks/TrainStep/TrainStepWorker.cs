@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using MixLora.Adapters;
+using MixLora.Config;
+using MixLora.Models;
+using MixLora.Training;
+using static TorchSharp.torch;
+
+namespace MixLora.Benchmarks.TrainStep;
+
+/// <summary>
+/// One variant of the training-step benchmark in the current process: a random-weight llama of the given shape, the
+/// variant's adapter, then warm-up and measured steps (forward + LM loss (+ aux loss) + backward + AdamW), with phase
+/// times, peak RSS and the routing load. Mirrors the PyTorch peer's worker (../shared/peer/peer_bench.py).
+/// </summary>
+public static class TrainStepWorker
+{
+    public const int Seed = 0;
+
+    public static TrainStepMeasurement Run(TrainStepShape shape, string variant, int steps, int warmup, int threads,
+        Action<string>? progress = null)
+    {
+        if (threads > 0) set_num_threads(threads);
+        long rssStart = ProcessMemory.PeakRssKiB();
+        var config = shape.ModelConfig();
+        using var model = CausalLM.Create(config, new RandomWeightSource(Seed));
+        long rssModel = ProcessMemory.PeakRssKiB();
+        using var adapter = TrainStepVariants.AdapterConfig(variant) is { } adapterConfig
+            ? Adapter.Create(model, adapterConfig, new AdapterOptions { Seed = Seed + 1, ExpertPath = TrainStepVariants.ExpertPath(variant) })
+            : null;
+        adapter?.SetTraining(true);
+        var statistics = adapter?.Config.IsMixLora == true ? adapter.CollectRouterStatistics() : null;
+        using var optimizer = adapter is null ? null
+            : new AdamW(ParameterGroups.Single(adapter.NamedTensors.Select(kv => (kv.Key, kv.Value)), 1e-4), weightDecay: 0.01);
+        using var ids = randint(0, shape.Vocab, [shape.Batch, shape.Seq], generator: new Generator(Seed + 2));
+        long frozen = model.ParameterCount();
+        long trainable = adapter?.TrainableParameterCount ?? 0;
+        GC.Collect();
+        long rssBaseline = ProcessMemory.PeakRssKiB();
+        long rssBaselineNow = ProcessMemory.RssKiB();
+
+        var records = new List<StepPhases>();
+        for (int i = 0; i < warmup + steps; i++)
+        {
+            var phases = adapter is null ? ForwardOnly(model, ids) : TrainingStep(model, adapter, optimizer!, ids);
+            progress?.Invoke($"[{variant}] step {i + 1}/{warmup + steps}{(i < warmup ? " (warm-up)" : "")}: {phases.Total * 1e3:F0} ms, loss {phases.Loss:F4}");
+            if (i < warmup) statistics?.Reset();
+            else records.Add(phases);
+        }
+        long rssPeak = ProcessMemory.PeakRssKiB();
+        double routedPerToken = 0;
+        if (statistics?.Snapshot() is { } snapshot && snapshot.Tokens.Sum() > 0)
+            routedPerToken = snapshot.AssignmentCounts.Sum(layer => layer.Sum()) / (double)snapshot.Tokens.Sum();
+        return new TrainStepMeasurement
+        {
+            Variant = variant,
+            Steps = steps,
+            Warmup = warmup,
+            StepTimesS = records.Select(r => r.Total).ToArray(),
+            ForwardTimesS = records.Select(r => r.Forward).ToArray(),
+            BackwardTimesS = records.Select(r => r.Backward).ToArray(),
+            OptimizerTimesS = records.Select(r => r.Optimizer).ToArray(),
+            LossFirstLast = [records[0].Loss, records[^1].Loss],
+            ParamsFrozen = frozen,
+            ParamsTrainable = trainable,
+            RssStartMiB = rssStart / 1024.0,
+            RssAfterModelMiB = rssModel / 1024.0,
+            RssBaselineMiB = rssBaseline / 1024.0,
+            RssBaselineCurrentMiB = rssBaselineNow / 1024.0,
+            RssPeakMiB = rssPeak / 1024.0,
+            Threads = get_num_threads(),
+            ExpertsPerToken = routedPerToken,
+            GemmAfterGflops = Gemm.Gflops(),
+        };
+    }
+
+    private sealed record StepPhases(double Forward, double Backward, double Optimizer, double Total, double Loss);
+
+    private static StepPhases ForwardOnly(CausalLM model, Tensor ids)
+    {
+        var clock = Stopwatch.StartNew();
+        using (no_grad())
+        using (NewDisposeScope())
+            model.Forward(ids);
+        double t = clock.Elapsed.TotalSeconds;
+        return new StepPhases(t, 0, 0, t, double.NaN);
+    }
+
+    private static StepPhases TrainingStep(CausalLM model, Adapter adapter, Optimizer optimizer, Tensor ids)
+    {
+        var clock = Stopwatch.StartNew();
+        double forward, backward, loss;
+        using (NewDisposeScope())
+        {
+            var output = model.Forward(ids);
+            var total = CausalLmLoss.Compute(output.Logits, ids);
+            if (adapter.AuxiliaryLoss(output.RouterLogits) is { } aux) total = total + aux;
+            forward = clock.Elapsed.TotalSeconds;
+            total.backward();
+            backward = clock.Elapsed.TotalSeconds - forward;
+            loss = total.item<float>();
+        }
+        optimizer.Step();
+        optimizer.ZeroGrad();
+        double all = clock.Elapsed.TotalSeconds;
+        return new StepPhases(forward, backward, all - forward - backward, all, loss);
+    }
+}
