@@ -69,31 +69,45 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
 
     public double Scaling => _scaling;
 
-    private bool DropoutActive => Settings.Dropout > 0 && (training || Settings.DropoutAtInference);
+    /// <summary>Whether a forward now draws dropout masks from torch's global generator.</summary>
+    public bool IsDropoutActive => Settings.Dropout > 0 && (training || Settings.DropoutAtInference);
 
     /// <summary>The additive LoRA term s · B A dropout(x): [.., in] -> [.., out] in fp32.</summary>
     public Tensor Delta(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = input.to(ScalarType.Float32);
-        if (DropoutActive) x = nn.functional.dropout(x, Settings.Dropout, training: true);
-        var down = nn.functional.linear(x, _loraA);                                   // [.., in] -> [.., r]
-        var up = nn.functional.linear(down, _loraB);                                  // [.., r] -> [.., out]
+        var up = nn.functional.linear(Down(input), _loraB);                           // [.., r] -> [.., out]
         return (up * _scaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A dropout(x): [.., in] -> [.., r] in fp32.</summary>
+    private Tensor Down(Tensor input)
+    {
+        var x = input.to(ScalarType.Float32);
+        if (IsDropoutActive) x = nn.functional.dropout(x, Settings.Dropout, training: true);
+        return nn.functional.linear(x, _loraA);                                       // [.., in] -> [.., r]
     }
 
     /// <summary>Adds the adapter to the frozen output y0 [.., out] of <paramref name="input"/> [.., in].</summary>
     public Tensor Apply(Tensor input, Tensor baseOutput)
     {
         using var scope = NewDisposeScope();
-        var delta = Delta(input);
         Tensor result;
-        if (_magnitude is null)
+        if (_magnitude is null && baseOutput.dtype == ScalarType.Float32)
         {
-            result = baseOutput + delta.to(baseOutput.dtype);
+            // One GEMM that adds s · (A x) Bᵀ onto y0: no [.., out] temporaries for the delta and the sum.
+            long outFeatures = baseOutput.shape[^1];
+            var down = Down(input).reshape(-1, _loraA.shape[0]);                      // [.., r] -> [M, r]
+            result = addmm(baseOutput.reshape(-1, outFeatures), down, _loraB.t(), beta: 1, alpha: (float)_scaling)
+                .view(baseOutput.shape);                                              // [M, out] -> [.., out]
+        }
+        else if (_magnitude is null)
+        {
+            result = baseOutput + Delta(input).to(baseOutput.dtype);
         }
         else
         {
+            var delta = Delta(input);
             Tensor norm;
             using (no_grad()) norm = WeightNorm();                                     // [out], treated as constant
             var scale = (_magnitude / norm).to(baseOutput.dtype);                     // [out] broadcast over rows

@@ -14,8 +14,10 @@ internal static class ExpertPaths
         Func<Tensor, Tensor> activation) => path switch
         {
             ExpertPath.Vanilla => Vanilla(plan, ffn, experts, activation),
-            ExpertPath.Shared => Shared(plan, ffn, experts, activation),
-            ExpertPath.Fused => Fused(plan, ffn, experts, activation),
+            ExpertPath.Shared or ExpertPath.Fused when is_grad_enabled() && ExpertMixtureFunction.Supports(experts) =>
+                ExpertMixtureFunction.Run(plan, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
+            ExpertPath.Shared or ExpertPath.Fused => Mixture(plan.ExpertInput, SharedGate(plan.ExpertInput, ffn), SharedUp(plan.ExpertInput, ffn),
+                plan.Tokens, plan.Weights, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
             _ => throw new ArgumentOutOfRangeException(nameof(path), path, "resolve Auto before running"),
         };
 
@@ -39,52 +41,46 @@ internal static class ExpertPaths
         return output;
     }
 
-    /// <summary>W1 x and W3 x computed once for all tokens and sliced per expert; W2 per expert (spec §1.5).</summary>
-    private static Tensor Shared(RoutingPlan plan, FeedForward ffn, IReadOnlyList<ExpertLoras> experts, Func<Tensor, Tensor> activation)
-    {
-        var x = plan.ExpertInput;                                                     // [N, H]
-        var commonGate = ffn.GateProj.ForwardBase(x);                                 // [N, I]
-        var commonUp = ffn.UpProj.ForwardBase(x);                                     // [N, I]
-        var output = NewAccumulator(x, x.shape[1]);                                   // [N, H] fp32
-        for (int e = 0; e < experts.Count; e++)
-        {
-            var tokens = plan.Tokens[e];
-            if (tokens.numel() == 0) continue;
-            using var scope = NewDisposeScope();
-            var activated = Activated(x, tokens, commonGate, commonUp, experts[e], activation); // [n_e, I]
-            var down = Adapt(experts[e].DownProj, activated, ffn.DownProj.ForwardBase(activated)); // [n_e, H]
-            output.index_add_(0, tokens, Weighted(down.to(ScalarType.Float32), plan.Weights[e]), 1.0);
-        }
-        return output;
-    }
+    /// <summary>The frozen W1 x for all N tokens, computed once and shared by the experts: [N, H] -> [N, I].</summary>
+    public static Tensor SharedGate(Tensor x, FeedForward ffn) => ffn.GateProj.ForwardBase(x);
+
+    /// <summary>The frozen W3 x for all N tokens: [N, H] -> [N, I].</summary>
+    public static Tensor SharedUp(Tensor x, FeedForward ffn) => ffn.UpProj.ForwardBase(x);
 
     /// <summary>
-    /// Shared, plus one W2 GEMM for all experts: Σₑ wₑ (W2 aₑ + b) = W2 (Σₑ wₑ aₑ) + (Σₑ wₑ) b. Each expert adds only
-    /// its weighted W2-LoRA delta. Requires plain LoRA (no DoRA) on every expert's down_proj.
+    /// The experts from the shared W1 x and W3 x (<paramref name="commonGate"/>, <paramref name="commonUp"/> [N, I]).
+    /// Shared (spec §1.5): each expert applies W2 to its own tokens. Fused (<paramref name="fuseDown"/>): one W2 GEMM for
+    /// all experts, Σₑ wₑ (W2 aₑ + b) = W2 (Σₑ wₑ aₑ) + (Σₑ wₑ) b, each expert adding only its weighted W2-LoRA delta
+    /// (requires plain LoRA, no DoRA, on every expert's down_proj).
     /// </summary>
-    private static Tensor Fused(RoutingPlan plan, FeedForward ffn, IReadOnlyList<ExpertLoras> experts, Func<Tensor, Tensor> activation)
+    public static Tensor Mixture(Tensor x, Tensor commonGate, Tensor commonUp, Tensor[] tokensByExpert, Tensor?[] weightsByExpert,
+        FeedForward ffn, IReadOnlyList<ExpertLoras> experts, Func<Tensor, Tensor> activation, bool fuseDown)
     {
-        var x = plan.ExpertInput;                                                     // [N, H]
-        var commonGate = ffn.GateProj.ForwardBase(x);                                 // [N, I]
-        var commonUp = ffn.UpProj.ForwardBase(x);                                     // [N, I]
-        var output = NewAccumulator(x, x.shape[1]);                                   // [N, H] fp32: LoRA deltas
-        var mixed = NewAccumulator(x, commonGate.shape[1]);                           // [N, I] fp32: Σₑ wₑ aₑ
-        var weightSums = NewAccumulator(x, 1);                                        // [N, 1] fp32: Σₑ wₑ
+        var output = NewAccumulator(x, x.shape[1]);                                   // [N, H] fp32
+        var mixed = fuseDown ? NewAccumulator(x, commonGate.shape[1]) : null;         // [N, I] fp32: Σₑ wₑ aₑ
+        var weightSums = fuseDown && ffn.DownProj.Bias is not null ? NewAccumulator(x, 1) : null; // [N, 1] fp32: Σₑ wₑ
         for (int e = 0; e < experts.Count; e++)
         {
-            var tokens = plan.Tokens[e];
+            var tokens = tokensByExpert[e];
             if (tokens.numel() == 0) continue;
             using var scope = NewDisposeScope();
-            var weight = plan.Weights[e];
+            var weight = weightsByExpert[e];
             var activated = Activated(x, tokens, commonGate, commonUp, experts[e], activation); // [n_e, I]
+            if (mixed is null)
+            {
+                var down = Adapt(experts[e].DownProj, activated, ffn.DownProj.ForwardBase(activated)); // [n_e, H]
+                output.index_add_(0, tokens, Weighted(down.to(ScalarType.Float32), weight), 1.0);
+                continue;
+            }
             mixed.index_add_(0, tokens, Weighted(activated.to(ScalarType.Float32), weight), 1.0);
-            weightSums.index_add_(0, tokens, weight ?? ones(tokens.shape[0], 1, dtype: ScalarType.Float32, device: x.device), 1.0);
+            weightSums?.index_add_(0, tokens, weight ?? ones(tokens.shape[0], 1, dtype: ScalarType.Float32, device: x.device), 1.0);
             if (experts[e].DownProj is { } downLora)
                 output.index_add_(0, tokens, Weighted(downLora.Delta(activated), weight), 1.0); // [n_e, H]
         }
-        var down = ffn.DownProj;
-        output = output + nn.functional.linear(mixed.to(x.dtype), down.Weight).to(ScalarType.Float32); // [N, I] -> [N, H]
-        if (down.Bias is not null) output = output + weightSums * down.Bias.to(ScalarType.Float32);
+        if (mixed is null) return output;
+        var downProj = ffn.DownProj;
+        output.add_(nn.functional.linear(mixed.to(x.dtype), downProj.Weight).to(ScalarType.Float32)); // [N, I] -> [N, H]
+        if (weightSums is not null) output.add_(weightSums * downProj.Bias!.to(ScalarType.Float32));
         return output;
     }
 
@@ -94,19 +90,29 @@ internal static class ExpertPaths
     {
         var gate = commonGate.index_select(0, tokens);                                // [n_e, I]
         var up = commonUp.index_select(0, tokens);                                    // [n_e, I]
-        if (expert.GateProj is not null || expert.UpProj is not null)
+        var xe = expert.GateProj is not null || expert.UpProj is not null ? x.index_select(0, tokens) : null; // [n_e, H]
+        return ExpertActivation(xe, gate, up, expert, activation);
+    }
+
+    /// <summary>
+    /// One expert's activated product a = act(g0ₑ + LoRA₁(xₑ)) ⊙ (u0ₑ + LoRA₃(xₑ)): xₑ [n_e, H] (null when neither
+    /// gate nor up has a LoRA), g0ₑ and u0ₑ [n_e, I] the frozen projections of its tokens -> [n_e, I].
+    /// </summary>
+    public static Tensor ExpertActivation(Tensor? xe, Tensor gate, Tensor up, ExpertLoras expert, Func<Tensor, Tensor> activation)
+    {
+        using var scope = NewDisposeScope();
+        if (xe is not null)
         {
-            var xe = x.index_select(0, tokens);                                      // [n_e, H]
             gate = Adapt(expert.GateProj, xe, gate);
             up = Adapt(expert.UpProj, xe, up);
         }
-        return activation(gate) * up;
+        return (activation(gate) * up).MoveToOuterDisposeScope();
     }
 
     private static Tensor Adapt(LoraLinear? lora, Tensor input, Tensor baseOutput) =>
         lora is null ? baseOutput : lora.Apply(input, baseOutput);
 
-    private static Tensor Weighted(Tensor values, Tensor? weight) => weight is null ? values : values * weight;
+    public static Tensor Weighted(Tensor values, Tensor? weight) => weight is null ? values : values * weight;
 
     private static Tensor NewAccumulator(Tensor like, long columns) =>
         zeros(like.shape[0], columns, dtype: ScalarType.Float32, device: like.device);
