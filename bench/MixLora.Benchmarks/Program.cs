@@ -11,9 +11,23 @@ using static TorchSharp.torch;
 //   checkpointing [--layers N] [--hidden N] [--seq N] [--batch N] [--vocab N] [--repeats N] [--threads N]
 //                                                 one MixLoRA training step with vs without activation checkpointing:
 //                                                 memory held for the backward, step peak memory, step time
+//   train-step [--quick|--full] [--threads N] [--steps N] [--warmup N] [--rounds R] [--variants a,b] [--peer-json FILE]
+//              [--output FILE] [--chart FILE.png]
+//                                                 one training step per variant (base_fwd, lora, mixlora_vanilla/shared/
+//                                                 fused/switch/dynamic), each in a fresh worker process: time, phases,
+//                                                 activation memory, MFU (the PyTorch peer's FLOP accounting), ours/peer
+//                                                 ratios and the targets; JSON + markdown + PNG (see --help)
+//   decode [--quick|--full] [--threads N] [--prompt-tokens N] [--new-tokens N] [--output FILE]
+//                                                 prefill and KV-cached greedy decode tokens/s of base, LoRA and MixLoRA
+//                                                 at batch 1 and 8; JSON + markdown (see --help)
 if (args.Length > 0 && args[0] == "train-step")
 {
     Environment.ExitCode = MixLora.Benchmarks.TrainStep.TrainStepBenchmark.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "decode")
+{
+    Environment.ExitCode = MixLora.Benchmarks.Decode.DecodeBenchmark.Run(args[1..]);
     return;
 }
 if (args.Length > 0 && args[0] == "train-memory")

@@ -1,0 +1,48 @@
+using MixLora.Benchmarks.Harness;
+using MixLora.Benchmarks.TrainStep;
+
+namespace MixLora.Benchmarks.Decode;
+
+/// <summary>The command line of the decode case.</summary>
+public sealed record DecodeOptions
+{
+    public required TrainStepShape Shape { get; init; }
+    public int Threads { get; init; }
+    public int PromptTokens { get; init; }
+    public int NewTokens { get; init; }
+    public string? Output { get; init; }
+    public bool Help { get; init; }
+
+    public static string Usage => """
+        decode: inference speed of base, LoRA (r=80) and MixLoRA fused (E=8 top-2 r=16) at a train-step shape (random weights)
+          --quick | --full        shape (default --full: hidden 1024, 8 layers, vocab 32000)
+          --threads N             torch threads (default 2)
+          --prompt-tokens N       prompt length for the prefill (default 512 full, 128 quick)
+          --new-tokens N          greedy tokens decoded with the KV cache after the prefill (default 128 full, 32 quick)
+          --output FILE           result JSON (default bench/results/decode-latest.json); a .md table is written next to it
+          --help                  this text
+        """;
+
+    public static DecodeOptions Parse(string[] args)
+    {
+        var options = new OptionReader("decode", args,
+            flags: ["--quick", "--full", "--tiny", "--help", "-h"],
+            valued: ["--threads", "--prompt-tokens", "--new-tokens", "--output"]);
+        var shape = TrainStepShape.FromOptions(options);
+        // Defaults per shape: the full shape's prompt is twice its training sequence; tiny stays within a second.
+        var (prompt, fresh) = shape.Name switch { "full" => (512, 128), "quick" => (128, 32), _ => (32, 16) };
+        var parsed = new DecodeOptions
+        {
+            Shape = shape,
+            Threads = options.Int("--threads", 2, min: 1),
+            PromptTokens = options.Int("--prompt-tokens", prompt, min: 1),
+            NewTokens = options.Int("--new-tokens", fresh, min: 1),
+            Output = options.String("--output"),
+            Help = options.Flag("--help") || options.Flag("-h"),
+        };
+        int context = shape.ModelConfig().MaxPositionEmbeddings;
+        if (parsed.PromptTokens + parsed.NewTokens + 1 > context)
+            throw options.Error($"--prompt-tokens {parsed.PromptTokens} + --new-tokens {parsed.NewTokens} + 1 exceed the model's context of {context} positions");
+        return parsed;
+    }
+}
