@@ -158,4 +158,52 @@ public class ExpertPathEquivalenceTests
         AssertSame(vanilla, Run(ExpertPath.Fused, settings, ffn, router, experts, hidden, probe), "up-only fused");
         AssertSame(vanilla, Run(ExpertPath.Shared, settings, ffn, router, experts, hidden, probe), "up-only shared");
     }
+
+    /// <summary>
+    /// With LoRA dropout active and an input that needs a gradient, the shared and fused autograd nodes (whose backward
+    /// replays every expert) draw the same dropout masks as the plain vanilla graph: outputs, every parameter gradient
+    /// and the input gradient agree. A replay that drew fresh masks would change the LoRA gradients.
+    /// </summary>
+    [Theory]
+    [InlineData(RoutingStrategy.TopK)]
+    [InlineData(RoutingStrategy.Switch)]
+    public void DropoutReplayAndInputGradientsMatchVanilla(RoutingStrategy strategy)
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(21);
+        var ffn = MoeFixtures.RandomFfn(g, bias: true);
+        var experts = MoeFixtures.Experts(ffn, NumExperts, g, dropout: 0.3);
+        var router = MoeFixtures.RandomRouter(NumExperts, g);
+        var settings = new MoeSettings { Strategy = strategy, NumExperts = NumExperts, TopK = 2, ExpertCapacity = 2 };
+        var hidden = randn(new long[] { 2, 7, MoeFixtures.Hidden }, generator: g);
+        var probe = randn(hidden.shape, generator: g);
+
+        (Result Result, Tensor InputGrad) RunWithDropout(ExpertPath path)
+        {
+            var block = MoeFixtures.Block(router, experts, settings with { Path = path });
+            block.train();
+            var trainables = MoeFixtures.Trainables(block);
+            foreach (var p in trainables) p.grad = null;
+            var input = hidden.clone().requires_grad_(true);
+            manual_seed(1234);                                                        // LoRA dropout draws from the global generator
+            var (output, logits) = block.Forward(input, ffn, training: false);
+            // Draws between forward and backward: the replay must not see them.
+            randn(100).Dispose();
+            ((output * probe).sum() + logits!.square().mean()).backward();
+            var grads = trainables.Select(p => p.grad is null ? zeros_like(p) : p.grad.clone()).ToList();
+            return (new Result(output.detach(), grads), input.grad!.clone());
+        }
+
+        var (vanilla, vanillaInputGrad) = RunWithDropout(ExpertPath.Vanilla);
+        foreach (var path in new[] { ExpertPath.Shared, ExpertPath.Fused })
+        {
+            var (result, inputGrad) = RunWithDropout(path);
+            AssertSame(vanilla, result, $"{strategy} {path} with dropout");
+            TensorAssert.Close(vanillaInputGrad, inputGrad, 1e-5 * Math.Max(1.0, vanillaInputGrad.abs().max().item<float>()), $"{strategy} {path} input gradient");
+        }
+        // Dropout really acted: without it the output differs.
+        foreach (var e in experts) { e.GateProj!.eval(); e.UpProj!.eval(); e.DownProj!.eval(); }
+        var (noDropout, _) = MoeFixtures.Block(router, experts, settings).Forward(hidden, ffn, training: false);
+        Assert.True((noDropout - vanilla.Output).abs().max().item<float>() > 1e-3, "dropout changed nothing");
+    }
 }

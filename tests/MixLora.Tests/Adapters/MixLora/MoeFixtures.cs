@@ -22,9 +22,9 @@ internal static class MoeFixtures
 
     /// <summary>E experts with LoRAs on the given projections; B random (non-zero) unless <paramref name="freshB"/>.</summary>
     public static List<ExpertLoras> Experts(FeedForward ffn, int numExperts, Generator g, bool dora = false, bool freshB = false,
-        bool gate = true, bool up = true, bool down = true, int rank = 4)
+        bool gate = true, bool up = true, bool down = true, int rank = 4, double dropout = 0)
     {
-        var settings = new LoraSettings { Rank = rank, Alpha = 2 * rank, UseDora = dora };
+        var settings = new LoraSettings { Rank = rank, Alpha = 2 * rank, UseDora = dora, Dropout = dropout };
         LoraLinear? Make(bool on, AdaptableLinear proj)
         {
             if (!on) return null;
