@@ -80,7 +80,8 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         IReadOnlyList<AdapterRows>? rows = null, Tensor? logitPositions = null)
     {
         using var scope = NewDisposeScope();
-        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
+        var decoded = ForwardHidden(inputIds, attentionMask, cache, positions, rows);
+        var hidden = decoded.Hidden;
         if (logitPositions is not null)
         {
             var at = logitPositions.dim() == 1 ? logitPositions.unsqueeze(1) : logitPositions;            // [B] -> [B, 1]
@@ -88,8 +89,20 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
         var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
+        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), decoded.RouterLogitsByOwner.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
+    }
+
+    /// <summary>
+    /// The decoder without the LM head: the final normed hidden states [B, T, H] and the router logits (arguments as
+    /// <see cref="Forward"/>). Training uses it with <c>ChunkedCausalLmLoss</c>, which never holds the [B, T, V] logits.
+    /// </summary>
+    public DecoderOutput ForwardHidden(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, Tensor? positions = null,
+        IReadOnlyList<AdapterRows>? rows = null)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
         cache?.Advance((int)inputIds.shape[1]);
-        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
+        return new DecoderOutput(hidden.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 
     /// <summary>Number of parameters of the base model (the tied head counted once).</summary>

@@ -168,7 +168,8 @@ public sealed class Trainer
         using var scope = NewDisposeScope();
         var parts = chosen.Select(t => (Task: t, Epoch: t.Epoch, Batch: t.TakeMicroBatch())).ToList();
         using var batch = FusedBatch.Build(parts.Select(p => p.Batch).ToList(), padId, device);
-        using var output = _model.Model.Forward(batch.Ids, batch.AttentionMask, rows: batch.Rows);
+        // The loss comes from the hidden states a chunk of rows at a time: the [B, T, V] logits are never held.
+        using var output = _model.Model.ForwardHidden(batch.Ids, batch.AttentionMask, rows: batch.Rows);
         Tensor? total = null;
         var losses = new List<(AdapterTask Task, int Epoch, double Loss, double? Aux, long Tokens, bool Finite)>();
         foreach (var (part, rows) in parts.Zip(batch.Rows))
@@ -176,7 +177,8 @@ public sealed class Trainer
             var task = part.Task;
             var ids = batch.Ids.narrow(0, rows.Start, rows.Count);
             var mask = batch.AttentionMask.narrow(0, rows.Start, rows.Count);
-            var lm = CausalLmLoss.Compute(output.Logits.narrow(0, rows.Start, rows.Count), ids, batch.LabelMask.narrow(0, rows.Start, rows.Count));
+            var lm = ChunkedCausalLmLoss.Compute(output.Hidden.narrow(0, rows.Start, rows.Count), _model.Model.LmHeadWeight, ids,
+                batch.LabelMask.narrow(0, rows.Start, rows.Count));
             var aux = task.Adapter.AuxiliaryLoss(output.RouterLogitsOf(task.Adapter), mask);
             double lmValue = lm.item<float>();
             double? auxValue = aux?.item<float>();
