@@ -91,8 +91,9 @@ public static class TrainStepWorker
         double forward, backward, loss;
         using (NewDisposeScope())
         {
-            var output = model.Forward(ids);
-            var total = CausalLmLoss.Compute(output.Logits, ids);
+            // As the trainer does: the loss straight from the hidden states, without the [B, T, V] logits.
+            var output = model.ForwardHidden(ids);
+            var total = ChunkedCausalLmLoss.Compute(output.Hidden, model.LmHeadWeight, ids);
             if (adapter.AuxiliaryLoss(output.RouterLogits) is { } aux) total = total + aux;
             forward = clock.Elapsed.TotalSeconds;
             total.backward();
