@@ -9,6 +9,18 @@ public static class ProcessMemory
     /// <summary>VmRSS: the resident set size now.</summary>
     public static long RssKiB() => StatusField("VmRSS:");
 
+    /// <summary>Resets VmHWM to the current RSS (Linux: clear_refs 5); false where the kernel does not allow it.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
     private static long StatusField(string field)
     {
         const string status = "/proc/self/status";

@@ -43,7 +43,9 @@ public static class TrainStepBenchmark
             Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(gemm, JsonFiles.OneLine));
             return 0;
         }
-        var m = TrainStepWorker.Run(o.Shape, worker, o.Steps, o.Warmup, o.Threads, line => Console.Error.WriteLine(line));
+        var m = o.MemoryOnly
+            ? TrainStepWorker.MeasureLiveMemory(o.Shape, worker, o.Threads)
+            : TrainStepWorker.Run(o.Shape, worker, o.Steps, o.Warmup, o.Threads, line => Console.Error.WriteLine(line));
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(m, JsonFiles.OneLine));
         return 0;
     }

@@ -13,6 +13,8 @@ public sealed record TrainStepDerived
     [JsonPropertyName("phase_ms")] public Dictionary<string, double> PhaseMs { get; init; } = [];
     [JsonPropertyName("peak_rss_mib")] public double PeakRssMiB { get; init; }
     [JsonPropertyName("delta_rss_mib")] public double DeltaRssMiB { get; init; }
+    /// <summary>Live activation memory of a step (the largest round's), allocator retention excluded; null if unmeasured.</summary>
+    [JsonPropertyName("activation_mib")] public double? ActivationMiB { get; init; }
     [JsonPropertyName("baseline_rss_mib")] public double BaselineRssMiB { get; init; }
     [JsonPropertyName("params_trainable")] public long ParamsTrainable { get; init; }
     [JsonPropertyName("params_frozen")] public long ParamsFrozen { get; init; }
@@ -54,6 +56,7 @@ public sealed record TrainStepDerived
             PhaseMs = phases.ToDictionary(p => p.Name, p => Statistics.Median(runs.Select(r => Statistics.Median(p.Times(r)))) * 1e3),
             PeakRssMiB = runs.Max(r => r.RssPeakMiB),
             DeltaRssMiB = runs.Max(r => r.RssDeltaMiB),
+            ActivationMiB = runs.All(r => r.ActivationMiB is not null) ? runs.Max(r => r.ActivationMiB!.Value) : null,
             BaselineRssMiB = runs[0].RssBaselineMiB,
             ParamsTrainable = runs[0].ParamsTrainable,
             ParamsFrozen = runs[0].ParamsFrozen,

@@ -19,7 +19,8 @@ public static class TrainStepMarkdown
         text.AppendLine();
         text.Append(Table(run));
         text.AppendLine();
-        text.AppendLine("MFU = model FLOPs / median step time / start-of-run GEMM peak; act. MiB = peak RSS - RSS peak after model and adapter load.");
+        text.AppendLine("MFU = model FLOPs / median step time / start-of-run GEMM peak; Δ RSS = peak RSS - RSS peak after model and adapter load " +
+            "(the peer's measure: glibc's retained heap included); live act. = what one more step adds to RSS when glibc returns freed memory at once.");
         foreach (var warning in run.Warnings) text.AppendLine($"**WARNING: {warning}; the ours/peer ratios are not like for like.**");
         text.AppendLine();
         text.AppendLine("Headline ratios:");
@@ -35,15 +36,15 @@ public static class TrainStepMarkdown
     {
         var peer = run.Peer;
         var vsPeer = run.VsPeer;
-        string[] header = ["variant", "ms/step", "fwd ms", "bwd ms", "opt ms", "tok/s", "peak MiB", "act. MiB (delta)", "GFLOP", "MFU"];
-        if (peer is not null) header = [.. header, "peer ms", "ours/peer latency", "peer act. MiB", "ours/peer memory"];
+        string[] header = ["variant", "ms/step", "fwd ms", "bwd ms", "opt ms", "tok/s", "peak MiB", "Δ RSS MiB", "live act. MiB", "GFLOP", "MFU"];
+        if (peer is not null) header = [.. header, "peer ms", "ours/peer latency", "peer Δ RSS MiB", "ours/peer Δ RSS"];
         var table = new MarkdownTable(header);
         foreach (var (variant, d) in run.Results)
         {
             string[] row =
             [
                 variant, F(d.MsPerStep, 1), Phase(d, "forward"), Phase(d, "backward"), Phase(d, "optimizer"), F(d.TokensPerS, 0),
-                F(d.PeakRssMiB, 1), F(d.DeltaRssMiB, 1), F(d.ModelGflop, 3), Invariant($"{d.Mfu * 100:F1}%"),
+                F(d.PeakRssMiB, 1), F(d.DeltaRssMiB, 1), d.ActivationMiB is { } live ? F(live, 1) : "-", F(d.ModelGflop, 3), Invariant($"{d.Mfu * 100:F1}%"),
             ];
             if (peer is not null)
             {

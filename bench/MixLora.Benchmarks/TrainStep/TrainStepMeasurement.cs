@@ -25,6 +25,8 @@ public sealed record TrainStepMeasurement
     /// <summary>Mean (token, expert) assignments per token over the measured steps (MixLoRA), 0 otherwise.</summary>
     [JsonPropertyName("experts_per_token")] public double ExpertsPerToken { get; init; }
     [JsonPropertyName("gemm_after_gflops")] public double GemmAfterGflops { get; init; }
+    /// <summary>Live memory of one extra step with glibc returning freed memory at once (null where not measurable).</summary>
+    [JsonPropertyName("activation_mib")] public double? ActivationMiB { get; init; }
 
     /// <summary>Activation memory: peak RSS minus the RSS peak after model and adapter load.</summary>
     [JsonPropertyName("rss_delta_mib")] public double RssDeltaMiB => RssPeakMiB - RssBaselineMiB;

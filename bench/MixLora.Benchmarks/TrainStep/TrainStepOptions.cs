@@ -17,6 +17,8 @@ public sealed record TrainStepOptions
     /// <summary>Worker mode: measure this variant (or "gemm") in this process.</summary>
     public string? Worker { get; init; }
     public bool Help { get; init; }
+    /// <summary>Worker mode, hidden: measure only the live activation memory of a step (see <see cref="TrainStepWorker.MeasureLiveMemory"/>).</summary>
+    public bool MemoryOnly { get; init; }
 
     public const string GemmWorker = "gemm";
 
@@ -37,7 +39,7 @@ public sealed record TrainStepOptions
     public static TrainStepOptions Parse(string[] args)
     {
         var options = new OptionReader("train-step", args,
-            flags: ["--quick", "--full", "--tiny", "--help", "-h"],
+            flags: ["--quick", "--full", "--tiny", "--help", "-h", "--memory"],
             valued: ["--threads", "--steps", "--warmup", "--rounds", "--variants", "--peer-json", "--output", "--chart", "--worker"]);
         var worker = options.String("--worker");
         if (worker is not null && worker != GemmWorker && !TrainStepVariants.All.Contains(worker))
@@ -57,6 +59,7 @@ public sealed record TrainStepOptions
             Output = options.String("--output"),
             Chart = chart,
             Worker = worker,
+            MemoryOnly = options.Flag("--memory"),
             Help = options.Flag("--help") || options.Flag("-h"),
         };
     }

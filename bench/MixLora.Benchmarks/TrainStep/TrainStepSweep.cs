@@ -26,9 +26,13 @@ public static class TrainStepSweep
                 Console.WriteLine($"  round {round}/{o.Rounds} {variant} ...");
                 var m = WorkerProcess.Run<TrainStepMeasurement>($"'{variant}' (round {round})", WorkerArguments(o, variant), o.Threads);
                 if (m.Variant != variant) throw new WorkerFailedException($"train-step: worker for '{variant}' reported variant '{m.Variant}'");
+                // Live activation memory in a second fresh worker whose allocator returns freed memory (slower, so untimed).
+                var live = WorkerProcess.Run<TrainStepMeasurement>($"'{variant}' live memory (round {round})",
+                    [.. WorkerArguments(o, variant), "--memory"], o.Threads, TrainStepWorker.LiveMemoryEnvironment);
+                m = m with { ActivationMiB = live.ActivationMiB };
                 raw[variant].Add(m);
                 Console.WriteLine(Invariant($"    {Statistics.Median(m.StepTimesS) * 1e3:F1} ms/step, peak {m.RssPeakMiB:F0} MiB ") + Invariant(
-                    $"(+{m.RssDeltaMiB:F1}), GEMM after {m.GemmAfterGflops:F1} GFLOP/s"));
+                    $"(+{m.RssDeltaMiB:F1}), live activations {m.ActivationMiB:F1} MiB, GEMM after {m.GemmAfterGflops:F1} GFLOP/s"));
             }
         }
         double gemmEnd = MeasureGemm(o, "end");

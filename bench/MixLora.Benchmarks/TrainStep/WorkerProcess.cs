@@ -12,9 +12,11 @@ namespace MixLora.Benchmarks.TrainStep;
 /// </summary>
 public static class WorkerProcess
 {
-    public static T Run<T>(string label, IReadOnlyList<string> arguments, int threads)
+    public static T Run<T>(string label, IReadOnlyList<string> arguments, int threads,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = StartInfo(arguments, threads);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new WorkerFailedException($"train-step: could not start worker {label} ({start.FileName})");
         var stderr = new List<string>();
         process.ErrorDataReceived += (_, e) =>
