@@ -12,16 +12,26 @@ public static class TrainStepChart
 {
     public const int Width = 1400, Height = 600;
 
-    private static readonly Color Ours = Color.FromHex("#1f77b4"), Peer = Color.FromHex("#ff7f0e");
+    private static readonly Color Ours = Color.FromHex("#1f77b4"), OursLive = Color.FromHex("#aec7e8"), Peer = Color.FromHex("#ff7f0e");
+
+    /// <summary>One bar per variant (null value: no bar for that variant).</summary>
+    private sealed record Series(string Label, Color Color, Func<string, double?> Value);
 
     public static void Save(string pngPath, TrainStepRun run)
     {
         var variants = run.Results.Keys.ToArray();
         string context = $"shape {run.Options.Shape.Name}, {run.Options.Threads} threads";
-        var time = Panel($"Step time, median ({context})", "ms per step", variants,
-            v => run.Results[v].MsPerStep, run.Peer is null ? null : v => run.Peer.Results.GetValueOrDefault(v)?.MsPerStep);
-        var memory = Panel($"Activation memory, peak - baseline RSS ({context})", "MiB", variants,
-            v => run.Results[v].DeltaRssMiB, run.Peer is null ? null : v => run.Peer.Results.GetValueOrDefault(v)?.DeltaRssMiB);
+        var peer = run.Peer;
+        var timeSeries = new List<Series> { new("MixLora.NET", Ours, v => run.Results[v].MsPerStep) };
+        if (peer is not null) timeSeries.Add(new("PyTorch peer", Peer, v => peer.Results.GetValueOrDefault(v)?.MsPerStep));
+        var memorySeries = new List<Series>
+        {
+            new("MixLora.NET, peak - baseline RSS", Ours, v => run.Results[v].DeltaRssMiB),
+            new("MixLora.NET, live activations", OursLive, v => run.Results[v].ActivationMiB),
+        };
+        if (peer is not null) memorySeries.Add(new("PyTorch peer, peak - baseline RSS", Peer, v => peer.Results.GetValueOrDefault(v)?.DeltaRssMiB));
+        var time = Panel($"Step time, median ({context})", "ms per step", variants, timeSeries);
+        var memory = Panel($"Activation memory ({context})", "MiB", variants, memorySeries);
 
         var multiplot = new Multiplot();
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
@@ -32,8 +42,7 @@ public static class TrainStepChart
         AtomicFile.WriteAllBytes(pngPath, png);
     }
 
-    /// <param name="peer">The peer's value of a variant (null: the peer did not run it), or null for no peer bars.</param>
-    private static Plot Panel(string title, string yLabel, string[] variants, Func<string, double> ours, Func<string, double?>? peer)
+    private static Plot Panel(string title, string yLabel, string[] variants, IReadOnlyList<Series> series)
     {
         var plot = new Plot();
         if (Font.Value is { } font) plot.Font.Set(font);
@@ -42,21 +51,19 @@ public static class TrainStepChart
         plot.Title(title, size: 14);
         plot.YLabel(yLabel);
 
-        // With a peer, each variant gets two bars side by side (ours left, peer right) around its tick.
-        double width = peer is null ? 0.6 : 0.38, offset = peer is null ? 0 : 0.2;
-        var oursBars = plot.Add.Bars(variants.Select((v, i) => NewBar(i - offset, ours(v), width)).ToArray());
-        oursBars.Color = Ours;
-        if (peer is not null)
+        // Each variant gets one bar per series side by side around its tick, in series order from the left.
+        double width = 0.8 / series.Count;
+        for (int k = 0; k < series.Count; k++)
         {
-            var peerBars = plot.Add.Bars(variants
-                .Select((v, i) => (Position: i + offset, Value: peer(v)))
+            double offset = (k - (series.Count - 1) / 2.0) * width;
+            var bars = plot.Add.Bars(variants
+                .Select((v, i) => (Position: i + offset, Value: series[k].Value(v)))
                 .Where(p => p.Value is not null)
-                .Select(p => NewBar(p.Position, p.Value!.Value, width)).ToArray());
-            peerBars.Color = Peer;
-            peerBars.LegendText = "PyTorch peer";
-            oursBars.LegendText = "MixLora.NET"; // a legend only when there is something to tell apart
-            plot.ShowLegend(Alignment.UpperLeft);
+                .Select(p => NewBar(p.Position, p.Value!.Value, width * 0.95)).ToArray());
+            bars.Color = series[k].Color;
+            if (series.Count > 1) bars.LegendText = series[k].Label; // a legend only when there is something to tell apart
         }
+        if (series.Count > 1) plot.ShowLegend(Alignment.UpperLeft);
 
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         for (int i = 0; i < variants.Length; i++) ticks.AddMajor(i, variants[i]);
