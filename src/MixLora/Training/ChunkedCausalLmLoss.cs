@@ -31,7 +31,9 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         if (hidden.dim() != 3 || inputIds.dim() != 2 || hidden.shape[0] != inputIds.shape[0] || hidden.shape[1] != inputIds.shape[1])
             throw new ArgumentException($"hidden [B, T, H] and input ids [B, T] disagree: [{string.Join(", ", hidden.shape)}] vs [{string.Join(", ", inputIds.shape)}]");
         if (chunkRows <= 0) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows, "must be positive");
-        return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows));
+        // Without a backward to come (no_grad, or frozen hidden states) the gradient GEMMs are skipped.
+        bool needsGradient = is_grad_enabled() && hidden.requires_grad;
+        return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows, needsGradient));
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -46,7 +48,7 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
                       ?? ones(targets.shape[0], dtype: ScalarType.Float32, device: hidden.device); // [R]
         var denominator = weights.sum().clamp_min(1);
         var total = zeros(1, dtype: ScalarType.Float32, device: hidden.device);
-        var gradInputs = zeros_like(inputs);                                          // [R, H]
+        var gradInputs = args.NeedsGradient ? zeros_like(inputs) : null;              // [R, H]
         long rows = inputs.shape[0];
         for (long start = 0; start < rows; start += args.ChunkRows)
         {
@@ -57,15 +59,19 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
             var w = weights.narrow(0, start, n).unsqueeze(1);                         // [n, 1]
             var logSumExp = z.logsumexp(1, keepdim: true);                            // [n, 1]
             total.add_(((logSumExp - z.gather(1, target)) * w).sum());
+            if (gradInputs is null) continue;
             // z becomes dL/dz = (softmax(z) − onehot) · w / Σw, in place: the chunk's only [n, V] buffer.
             z.sub_(logSumExp).exp_().scatter_add_(1, target, full_like(target, -1.0, dtype: ScalarType.Float32));
             z.mul_(w / denominator);
             gradInputs.narrow(0, start, n).copy_(matmul(z.to(args.HeadWeight.dtype), args.HeadWeight)); // [n, V] @ [V, H] -> [n, H]
         }
-        var gradHidden = zeros_like(hidden);                                          // [B, T, H]; the last position predicts nothing
-        gradHidden.narrow(1, 0, t - 1).copy_(gradInputs.view(b, t - 1, h));
-        // libtorch takes its reference to saved tensors after forward returns: it must outlive this scope.
-        ctx.save_for_backward([gradHidden.MoveToOuterDisposeScope()]);
+        if (gradInputs is not null)
+        {
+            var gradHidden = zeros_like(hidden);                                      // [B, T, H]; the last position predicts nothing
+            gradHidden.narrow(1, 0, t - 1).copy_(gradInputs.view(b, t - 1, h));
+            // libtorch takes its reference to saved tensors after forward returns: it must outlive this scope.
+            ctx.save_for_backward([gradHidden.MoveToOuterDisposeScope()]);
+        }
         return (total / denominator).squeeze(0).MoveToOuterDisposeScope();
     }
 
@@ -75,5 +81,5 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         return [gradHidden * gradOutput.to(gradHidden.dtype), null!];                 // [B, T, H] · scalar
     }
 
-    private sealed record Arguments(Tensor HeadWeight, Tensor InputIds, Tensor? LabelMask, int ChunkRows);
+    private sealed record Arguments(Tensor HeadWeight, Tensor InputIds, Tensor? LabelMask, int ChunkRows, bool NeedsGradient);
 }

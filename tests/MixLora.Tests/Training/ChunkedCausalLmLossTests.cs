@@ -60,4 +60,21 @@ public class ChunkedCausalLmLossTests
         Assert.Equal(0f, loss);
         Assert.Equal(0f, grad.abs().max().item<float>());
     }
+
+    [Fact]
+    public void WithoutGradientsGivesTheSameLoss()
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(9);
+        var hidden = randn(new long[] { 2, 5, 8 }, generator: g);
+        var weight = randn(new long[] { 13, 8 }, generator: g);
+        var ids = randint(0, 13, new long[] { 2, 5 }, generator: g);
+        var expected = CausalLmLoss.Compute(nn.functional.linear(hidden, weight), ids).item<float>();
+        using (no_grad())
+            Assert.Equal(expected, ChunkedCausalLmLoss.Compute(hidden.requires_grad_(true), weight, ids, chunkRows: 3).item<float>(), 1e-5);
+        // A frozen input needs no gradient either, with grad mode on.
+        var frozen = ChunkedCausalLmLoss.Compute(hidden.detach(), weight, ids, chunkRows: 4);
+        Assert.Equal(expected, frozen.item<float>(), 1e-5);
+        Assert.False(frozen.requires_grad);
+    }
 }
