@@ -99,7 +99,7 @@ internal static class SafeTensorsHeaderParser
 
             // Stable sort: zero-length tensors sharing an offset keep their header order.
             var ordered = tensors.OrderBy(t => t.Begin).ThenBy(t => t.End).ToList();
-            RejectOverlaps(path, ordered);
+            RequireExactTiling(path, ordered, dataLength);
             return (ordered.AsReadOnly(), metadata);
         }
     }
@@ -252,18 +252,38 @@ internal static class SafeTensorsHeaderParser
         return bytes;
     }
 
-    private static void RejectOverlaps(string path, List<SafeTensorInfo> ordered)
+    /// <summary>
+    /// As the format's reference reader requires: sorted by offset, the tensors start at byte 0 of the data buffer,
+    /// follow each other without gap or overlap, and end exactly at its end. Stray bytes anywhere would otherwise be
+    /// accepted silently and could shift what a corrupted header points at.
+    /// </summary>
+    private static void RequireExactTiling(string path, List<SafeTensorInfo> ordered, long dataLength)
     {
-        for (int i = 1; i < ordered.Count; i++)
+        long expected = 0;
+        SafeTensorInfo? previous = null;
+        foreach (var current in ordered)
         {
-            var previous = ordered[i - 1];
-            var current = ordered[i];
-            if (current.Begin < previous.End)
+            if (current.Begin < expected)
             {
                 throw new InvalidFileException(path,
-                    $"tensors '{previous.Name}' (data_offsets [{previous.Begin}, {previous.End}]) and '{current.Name}' " +
+                    $"tensors '{previous!.Name}' (data_offsets [{previous.Begin}, {previous.End}]) and '{current.Name}' " +
                     $"(data_offsets [{current.Begin}, {current.End}]) overlap; each tensor needs its own bytes.");
             }
+            if (current.Begin > expected)
+            {
+                string after = previous is null ? "the start of the data buffer" : $"tensor '{previous.Name}' (which ends at {previous.End})";
+                throw new InvalidFileException(path,
+                    $"tensor '{current.Name}' starts at data offset {current.Begin}, but {after} leaves {current.Begin - expected} " +
+                    $"unaccounted byte(s) before it; tensors must cover the data buffer without gaps.");
+            }
+            expected = current.End;
+            previous = current;
+        }
+        if (expected != dataLength)
+        {
+            string last = previous is null ? "the header lists no tensor" : $"the last tensor '{previous.Name}' ends at data offset {expected}";
+            throw new InvalidFileException(path,
+                $"the data buffer holds {dataLength} bytes but {last}; {dataLength - expected} trailing byte(s) belong to no tensor.");
         }
     }
 }

@@ -146,22 +146,30 @@ public class SafeTensorsRoundTripTests
     }
 
     [Fact]
-    public void GapsBetweenTensorsAreSkipped()
+    public void TensorsLoadInFileOrderAndGapsAreRejected()
     {
         using var scope = torch.NewDisposeScope();
         using var dir = new TempDir();
-        string path = dir.File("gap.safetensors");
-        var data = new byte[12];
+        string path = dir.File("order.safetensors");
+        var data = new byte[8];
         BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(0), 2.5f);
-        BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(8), -7f); // bytes 4..8 belong to no tensor
+        BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(4), -7f);
         SafeTensorsTestFiles.Write(path, Encoding.UTF8.GetBytes(
-            "{\"second\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[8,12]}," +
+            "{\"second\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,8]}," +
             "\"first\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"), data);
-
         var loaded = SafeTensorsFile.Load(path);
         Assert.Equal(["first", "second"], loaded.Keys); // file (offset) order, not header order
         Assert.Equal(2.5f, loaded["first"].item<float>());
         Assert.Equal(-7f, loaded["second"].item<float>());
+
+        // Bytes 4..8 belonging to no tensor: the format's own reader refuses such a file, and so do we.
+        string gap = dir.File("gap.safetensors");
+        SafeTensorsTestFiles.Write(gap, Encoding.UTF8.GetBytes(
+            "{\"second\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[8,12]}," +
+            "\"first\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"), new byte[12]);
+        var error = Assert.Throws<InvalidFileException>(() => SafeTensorsFile.Load(gap));
+        Assert.Contains("tensor 'second' starts at data offset 8", error.Message);
+        Assert.Contains("4 unaccounted byte(s)", error.Message);
     }
 
     private static byte[] RawBytes(torch.Tensor tensor)
