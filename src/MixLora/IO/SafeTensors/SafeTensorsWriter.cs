@@ -24,30 +24,20 @@ internal static class SafeTensorsWriter
         var entries = PlanLayout(path, tensors);
         byte[] header = BuildHeader(path, entries, metadata);
 
-        string fullPath = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(fullPath)!;
-        string tempPath = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        // Through AtomicFile: a temporary file and a rename, or in place for a device or pipe, through symbolic links.
+        AtomicFile.Write(path, tempPath =>
         {
-            using (var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            file.Write(prefix);
+            file.Write(header);
+            foreach (var entry in entries)
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                file.Write(prefix);
-                file.Write(header);
-                foreach (var entry in entries)
-                {
-                    WriteData(file, entry);
-                }
-                file.Flush(flushToDisk: true);
+                WriteData(file, entry);
             }
-            File.Move(tempPath, fullPath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(tempPath);
-            throw;
-        }
+            file.Flush(flushToDisk: true);
+        });
     }
 
     private static List<Entry> PlanLayout(string path, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors)
@@ -129,20 +119,5 @@ internal static class SafeTensorsWriter
             throw new InvalidOperationException($"Tensor '{entry.Name}' changed while it was being saved.");
         }
         TensorRawBytes.WriteFrom(file, dense);
-    }
-
-    private static void TryDelete(string tempPath)
-    {
-        try
-        {
-            File.Delete(tempPath);
-        }
-        catch (IOException)
-        {
-            // Best effort: the original exception matters more than a leftover temporary file.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }

@@ -19,30 +19,21 @@ internal static class TorchBinWriter
         if (archive.Length == 0) archive = "archive";
         var pickle = TensorStatePickler.Write(pickled);
 
-        var fullPath = Path.GetFullPath(path);
-        var tempPath = Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        // Through AtomicFile: a temporary file and a rename, or in place for a device or pipe, through symbolic links.
+        AtomicFile.Write(path, tempPath =>
         {
-            using (var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            var zip = new AlignedZipWriter(file, path);
+            zip.AddEntry($"{archive}/data.pkl", pickle);
+            // torch writes storages in the string order of their keys: 0, 1, 10, 100, 101, …, 2, …
+            foreach (var index in Enumerable.Range(0, items.Count).OrderBy(i => pickled[i].StorageKey, StringComparer.Ordinal))
             {
-                var zip = new AlignedZipWriter(file, path);
-                zip.AddEntry($"{archive}/data.pkl", pickle);
-                // torch writes storages in the string order of their keys: 0, 1, 10, 100, 101, …, 2, …
-                foreach (var index in Enumerable.Range(0, items.Count).OrderBy(i => pickled[i].StorageKey, StringComparer.Ordinal))
-                {
-                    WriteStorage(zip, $"{archive}/data/{pickled[index].StorageKey}", items[index].Value);
-                }
-                zip.AddEntry($"{archive}/version", "3\n"u8);
-                zip.Finish();
-                file.Flush(flushToDisk: true);
+                WriteStorage(zip, $"{archive}/data/{pickled[index].StorageKey}", items[index].Value);
             }
-            File.Move(tempPath, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            zip.AddEntry($"{archive}/version", "3\n"u8);
+            zip.Finish();
+            file.Flush(flushToDisk: true);
+        });
     }
 
     /// <summary>Each tensor gets its own storage "0", "1", … holding exactly its elements, contiguous from offset 0.</summary>
