@@ -48,6 +48,10 @@ public static class InitCommand
             var options = new TrainingConfigGenerateOptions
             {
                 Template = parse.GetValue(template)!,
+                // Paths on the command line are relative to where the user stands; the config stores them relative
+                // to its own folder, which is what `train` resolves them against.
+                BaseDir = Directory.GetCurrentDirectory(),
+                ConfigDir = Path.GetDirectoryName(Path.GetFullPath(path)),
                 Tasks = parse.GetValue(tasks)!,
                 MultiTask = parse.GetValue(multiTask),
                 AdapterName = parse.GetValue(adapterName),

@@ -21,8 +21,14 @@ public sealed record TrainingConfigGenerateOptions
     /// <summary>Data paths joined by ';', one per task (the whole string for a multi-task adapter).</summary>
     public string? DataPath { get; init; }
 
-    /// <summary>Folder against which dataset paths in <see cref="Tasks"/> are checked (default: current folder).</summary>
+    /// <summary>Folder that relative dataset and template paths in these options are relative to (default: current folder).</summary>
     public string? BaseDir { get; init; }
+
+    /// <summary>
+    /// Folder the config will be written to. Training resolves relative paths against the config file's folder, so
+    /// when set, relative data and template paths are rewritten relative to it (absolute paths stay as given).
+    /// </summary>
+    public string? ConfigDir { get; init; }
 
     public string? Prompt { get; init; }
     public int? CutoffLen { get; init; }

@@ -96,7 +96,7 @@ public static class TrainingConfigTemplates
                 var adapter = ForTask(adapterTemplate, tasks[t], index, o);
                 if (o.AdapterName is not null) adapter = adapter with { Name = $"{o.AdapterName}_{index}" };
                 if (paths is not null) adapter = adapter with { Data = paths[t] };
-                adapters.Add(ApplyOverrides(adapter, o));
+                adapters.Add(RebaseFiles(ApplyOverrides(adapter, o), o));
             }
         }
         var config = template with
@@ -119,6 +119,21 @@ public static class TrainingConfigTemplates
         if (!File.Exists(path) || !InstructionDataset.IsSupportedPath(task))
             throw new MixLoraException($"task \"{task}\" is neither a task key ({string.Join(", ", CommonsenseTasks.Keys)}) nor an existing .json/.jsonl data file");
         return template with { Name = $"{AdapterTrainingConfig.CasualTask}_{index}", TaskName = AdapterTrainingConfig.CasualTask, Data = task, Prompt = PromptTemplate.AlpacaName };
+    }
+
+    /// <summary>
+    /// Data paths (';'-joined for multi-task) and a prompt template file, given relative to <see cref="TrainingConfigGenerateOptions.BaseDir"/>,
+    /// made relative to <see cref="TrainingConfigGenerateOptions.ConfigDir"/>: the one rule training reads them by.
+    /// </summary>
+    private static AdapterTrainingConfig RebaseFiles(AdapterTrainingConfig a, TrainingConfigGenerateOptions o)
+    {
+        if (o.ConfigDir is null) return a;
+        string from = Path.GetFullPath(o.BaseDir ?? ".");
+        string to = Path.GetFullPath(o.ConfigDir);
+        string Rebase(string path) => Path.IsPathRooted(path) ? path : Path.GetRelativePath(to, Path.Combine(from, path));
+        var data = a.Data is null ? null : string.Join(";", a.Data.Split(';').Select(p => p.Trim()).Select(Rebase));
+        bool promptIsFile = a.Prompt is { } prompt && File.Exists(Path.Combine(from, prompt));
+        return a with { Data = data, Prompt = promptIsFile ? Rebase(a.Prompt!) : a.Prompt };
     }
 
     private static AdapterTrainingConfig ApplyOverrides(AdapterTrainingConfig a, TrainingConfigGenerateOptions o) => a with
