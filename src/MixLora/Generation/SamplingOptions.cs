@@ -30,9 +30,10 @@ public sealed record SamplingOptions
     public void Validate()
     {
         if (MaxNewTokens < 0) throw new MixLoraException($"--max-new-tokens must be ≥ 0, got {MaxNewTokens}");
-        if (Temperature < 0 || double.IsNaN(Temperature)) throw new MixLoraException($"--temperature must be ≥ 0, got {Temperature}");
+        if (!(Temperature >= 0) || !double.IsFinite(Temperature)) throw new MixLoraException($"--temperature must be a finite number ≥ 0, got {Temperature}");
         if (!(TopP > 0 && TopP <= 1)) throw new MixLoraException($"--top-p must be in (0, 1], got {TopP}");
         if (TopK < 0) throw new MixLoraException($"--top-k must be ≥ 0, got {TopK}");
-        if (!(RepetitionPenalty > 0)) throw new MixLoraException($"--repetition-penalty must be > 0, got {RepetitionPenalty}");
+        if (!(RepetitionPenalty > 0) || !double.IsFinite(RepetitionPenalty))
+            throw new MixLoraException($"--repetition-penalty must be a finite number > 0, got {RepetitionPenalty}");
     }
 }
