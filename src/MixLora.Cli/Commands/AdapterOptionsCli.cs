@@ -46,6 +46,10 @@ public sealed class AdapterOptionsCli
     };
 
     /// <summary>Loads the adapter named by --adapter onto the model, or returns null when none was given.</summary>
-    public Adapter? Attach(ParseResult parse, MixLora.Models.CausalLM model) =>
-        parse.GetValue(Adapter) is { } dir ? MixLora.Adapters.Adapter.Load(model, dir, Options(parse)) : null;
+    public Adapter? Attach(ParseResult parse, MixLora.IO.PretrainedModel model) =>
+        parse.GetValue(Adapter) is { } dir ? MixLora.Adapters.Adapter.Load(model.Model, dir, Options(parse, model)) : null;
+
+    /// <summary>The adapter options, with the model's choice on non-finite weights (<c>--allow-nonfinite</c>).</summary>
+    public AdapterOptions Options(ParseResult parse, MixLora.IO.PretrainedModel model) =>
+        Options(parse) with { AllowNonFinite = model.Options.AllowNonFinite };
 }

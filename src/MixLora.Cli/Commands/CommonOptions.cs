@@ -34,7 +34,12 @@ public sealed class CommonOptions
         Description = "CPU threads for tensor operations (default: libtorch's choice).",
     };
 
-    public IEnumerable<Option> All => [Model, Device, DType, Threads];
+    public Option<bool> AllowNonFinite { get; } = new("--allow-nonfinite")
+    {
+        Description = "Load model and adapter weights even when a tensor holds NaN or infinite values (refused by default).",
+    };
+
+    public IEnumerable<Option> All => [Model, Device, DType, Threads, AllowNonFinite];
 
     public string ModelDir(ParseResult parse) => parse.GetValue(Model) ?? BundledModelDir;
 
@@ -43,6 +48,7 @@ public sealed class CommonOptions
         Device = parse.GetValue(Device)!,
         DType = parse.GetValue(DType)!,
         Threads = parse.GetValue(Threads),
+        AllowNonFinite = parse.GetValue(AllowNonFinite),
     };
 
     public void AddTo(Command command)

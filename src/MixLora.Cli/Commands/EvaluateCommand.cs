@@ -94,7 +94,7 @@ public static class EvaluateCommand
             var loaded = new List<Adapter>();
             try
             {
-                foreach (var (_, dir) in adapterSpecs) loaded.Add(Adapter.Load(model.Model, dir, adapterOptions.Options(parse)));
+                foreach (var (_, dir) in adapterSpecs) loaded.Add(Adapter.Load(model.Model, dir, adapterOptions.Options(parse, model)));
                 var targets = new List<EvaluationTarget>();
                 if (!parse.GetValue(loraOnly)) targets.Add(new EvaluationTarget(BaseName(model), null));
                 targets.AddRange(adapterSpecs.Select((s, i) => new EvaluationTarget(s.Name, loaded[i])));

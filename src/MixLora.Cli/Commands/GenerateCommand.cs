@@ -42,7 +42,7 @@ public static class GenerateCommand
             };
             options.Validate();
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
-            using var attached = adapter.Attach(parse, model.Model);
+            using var attached = adapter.Attach(parse, model);
             var text = parse.GetValue(prompt) ?? "";
             var ids = PromptEncoding.Encode(model.Tokenizer, text);
             bool stream = !parse.GetValue(noStream);

@@ -20,7 +20,7 @@ public static class LogitsCommand
         {
             var ids = CliParsing.ParseIds(parse.GetValue(inputIds)!, "--input-ids");
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
-            using var attached = adapter.Attach(parse, model.Model);
+            using var attached = adapter.Attach(parse, model);
             var path = parse.GetValue(output)!;
             var shape = LogitsProbe.Write(model, ids, path);
             console.Info($"wrote logits [{string.Join(", ", shape)}] to {path}");

@@ -68,6 +68,7 @@ public sealed class Adapter : IDisposable
         var (config, tensors) = AdapterFolder.Load(dir, model.Config); // validates the config and checks every tensor name and shape
         try
         {
+            if (!options.AllowNonFinite) FiniteWeights.ThrowIfAnyNonFinite(tensors, dir);
             var adapter = new Adapter(model, config, options);
             adapter.Build(adapter.RandomGenerator);
             adapter.CopyFrom(tensors);

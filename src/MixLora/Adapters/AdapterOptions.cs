@@ -11,6 +11,9 @@ public sealed record AdapterOptions
     /// </summary>
     public bool LoraDropoutAtInference { get; init; }
 
+    /// <summary>Load adapter weights even when a tensor holds NaN or ±Inf (refused by default).</summary>
+    public bool AllowNonFinite { get; init; }
+
     /// <summary>Seed of the random initialisation (fresh adapters) and of dropout/jitter.</summary>
     public long Seed { get; init; }
 }

@@ -15,6 +15,9 @@ public sealed record RunOptions
     /// <summary>Intra-op CPU threads; null leaves libtorch's default.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>Load weights even when a tensor holds NaN or ±Inf (refused by default: see <see cref="IO.FiniteWeights"/>).</summary>
+    public bool AllowNonFinite { get; init; }
+
     public static readonly IReadOnlyList<string> DTypeNames = ["float32", "bfloat16", "float16"];
 
     public ScalarType ScalarType => DType switch

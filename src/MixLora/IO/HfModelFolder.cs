@@ -28,6 +28,16 @@ public static class HfModelFolder
         var dtype = options.ScalarType;
         var device = options.TorchDevice;
         var (tensors, description) = LoadWeights(directory, dtype);
+        if (!options.AllowNonFinite)
+        {
+            var file = Path.Combine(directory, description.Split(' ')[0]);
+            try { FiniteWeights.ThrowIfAnyNonFinite(tensors, File.Exists(file) ? file : directory); }
+            catch
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+                throw;
+            }
+        }
         var source = new StateDictWeightSource(tensors, directory);
         source.Ignore(name => name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal));
         var model = CausalLM.Create(config, source);
