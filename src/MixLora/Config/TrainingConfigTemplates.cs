@@ -8,9 +8,9 @@ namespace MixLora.Config;
 /// </summary>
 /// <remarks>
 /// Templates not shipped by the reference: <c>dora</c> = <c>lora</c> with use_dora; <c>mixlora_switch</c> = the
-/// mixlora template with routing "mixlora-switch", 8 experts and expert_capacity 64 — the README's guidance
-/// (cutoff_len / num_experts) × capacity factor 1.0 for cutoff_len 512, since capacity counts tokens per expert per
-/// sequence; the other switch keys keep their reference defaults (jitter 0.01, router_init_range 1.0, z-loss 0.001).
+/// mixlora template with routing "mixlora-switch" and 8 experts; every switch key keeps the reference's default since
+/// 0.3.2 (expert_capacity 32, jitter 0.01, router_init_range 1.0, z-loss 0.001; spec §4.2 and appendix C). A different capacity is
+/// one key away: the README's guidance is (cutoff_len / num_experts) × a capacity factor of 1.0–2.0.
 /// Dataset tasks are named "casual_{i}" with task_name "casual" (spec §4.2; the newest launch.py spells it
 /// "causal", which this library also accepts).
 /// </remarks>
@@ -29,7 +29,7 @@ public static class TrainingConfigTemplates
         {
             "mixlora" => MixLora(AdapterConfig.TopKRouting) with { TopK = 2 },
             "mixlora_dynamic" => MixLora(AdapterConfig.DynamicRouting) with { TopP = 0.8 },
-            "mixlora_switch" => MixLora(AdapterConfig.SwitchRouting) with { ExpertCapacity = 64 },
+            "mixlora_switch" => MixLora(AdapterConfig.SwitchRouting) with { ExpertCapacity = 32 },
             "lora" => Lora(useDora: false),
             "dora" => Lora(useDora: true),
             _ => throw new MixLoraException($"unknown template \"{name}\" (valid: {string.Join(", ", Names)})"),

@@ -68,7 +68,7 @@ public class TrainingConfigGenTests
     {
         var sw = WriteAndLoad(Gen("mixlora_switch", "boolq")).Lora[0].Adapter;
         Assert.True(sw.IsSwitchRouting);
-        Assert.Equal((8, 64, 0.01, 1.0, 0.001), (sw.NumExperts, sw.EffectiveExpertCapacity, sw.EffectiveJitterNoise, sw.EffectiveRouterInitRange, sw.EffectiveRouterZLossCoef));
+        Assert.Equal((8, 32, 0.01, 1.0, 0.001), (sw.NumExperts, sw.EffectiveExpertCapacity, sw.EffectiveJitterNoise, sw.EffectiveRouterInitRange, sw.EffectiveRouterZLossCoef));
 
         var dora = WriteAndLoad(Gen("dora", "boolq")).Lora[0].Adapter;
         Assert.True(dora.UseDora);
