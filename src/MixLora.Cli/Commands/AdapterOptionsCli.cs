@@ -46,8 +46,30 @@ public sealed class AdapterOptionsCli
     };
 
     /// <summary>Loads the adapter named by --adapter onto the model, or returns null when none was given.</summary>
-    public Adapter? Attach(ParseResult parse, MixLora.IO.PretrainedModel model) =>
-        parse.GetValue(Adapter) is { } dir ? MixLora.Adapters.Adapter.Load(model.Model, dir, Options(parse, model)) : null;
+    public Adapter? Attach(ParseResult parse, MixLora.IO.PretrainedModel model)
+    {
+        var adapter = parse.GetValue(Adapter) is { } dir ? MixLora.Adapters.Adapter.Load(model.Model, dir, Options(parse, model)) : null;
+        try
+        {
+            RequireMixLoraForExpertPath(parse, adapter is null ? [] : [adapter]);
+        }
+        catch
+        {
+            adapter?.Dispose();
+            throw;
+        }
+        return adapter;
+    }
+
+    /// <summary>An explicit --expert-path only means something for MixLoRA adapters: without one it is a mistake, not a no-op.</summary>
+    public void RequireMixLoraForExpertPath(ParseResult parse, IReadOnlyList<Adapter> adapters)
+    {
+        if (parse.GetResult(ExpertPath) is not { Implicit: false }) return;
+        if (adapters.Any(a => a.Config.IsMixLora)) return;
+        throw new MixLoraException(adapters.Count == 0
+            ? "--expert-path chooses how MixLoRA experts are computed; give a MixLoRA adapter with --adapter, or drop the option"
+            : "--expert-path chooses how MixLoRA experts are computed, but no given adapter is a MixLoRA adapter; drop the option");
+    }
 
     /// <summary>The adapter options, with the model's choice on non-finite weights (<c>--allow-nonfinite</c>).</summary>
     public AdapterOptions Options(ParseResult parse, MixLora.IO.PretrainedModel model) =>

@@ -95,6 +95,7 @@ public static class EvaluateCommand
             try
             {
                 foreach (var (_, dir) in adapterSpecs) loaded.Add(Adapter.Load(model.Model, dir, adapterOptions.Options(parse, model)));
+                adapterOptions.RequireMixLoraForExpertPath(parse, loaded);
                 var targets = new List<EvaluationTarget>();
                 if (!parse.GetValue(loraOnly)) targets.Add(new EvaluationTarget(BaseName(model), null));
                 targets.AddRange(adapterSpecs.Select((s, i) => new EvaluationTarget(s.Name, loaded[i])));

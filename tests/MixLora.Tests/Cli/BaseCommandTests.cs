@@ -88,6 +88,8 @@ public class BaseCommandTests
     [InlineData("--temperature must be a finite number ≥ 0", "generate", "--temperature", "-1")]
     [InlineData("--temperature must be a finite number ≥ 0", "generate", "--temperature", "Infinity")]
     [InlineData("--repetition-penalty must be a finite number > 0", "generate", "--repetition-penalty", "Infinity")]
+    [InlineData("--expert-path chooses how MixLoRA experts are computed; give a MixLoRA adapter", "generate", "--expert-path", "fused")]
+    [InlineData("--expert-path chooses how MixLoRA experts are computed; give a MixLoRA adapter", "logits", "--expert-path", "vanilla", "--input-ids", "1,2", "--output", "/tmp/never.safetensors")]
     [InlineData("--dtype \"float8\" is not supported", "generate", "--dtype", "float8")]
     [InlineData("\"x\" is not a non-negative integer token id", "logits", "--input-ids", "1,x", "--output", "/tmp/never.safetensors")]
     [InlineData("token id 9999 is outside the vocabulary", "logits", "--input-ids", "1,9999", "--output", "/tmp/never.safetensors")]
