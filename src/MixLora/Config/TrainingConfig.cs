@@ -44,8 +44,14 @@ public sealed partial record TrainingConfig
     /// <summary>Adapters fused per step: <see cref="TrainLoraSimultaneouslyNum"/> or the number of adapters.</summary>
     [JsonIgnore] public int EffectiveTrainLoraSimultaneouslyNum => TrainLoraSimultaneouslyNum ?? Lora.Count;
 
-    /// <summary>The sequence cutoff in force: <see cref="CutoffLen"/>, or the model's context length when it is -1.</summary>
-    public int ResolveCutoffLen(ModelConfig model) => CutoffLen == -1 ? model.MaxPositionEmbeddings : CutoffLen;
+    /// <summary>The sequence cutoff in force: <see cref="CutoffLen"/> up to the model's context length, which is also what -1 means.</summary>
+    public int ResolveCutoffLen(ModelConfig model) =>
+        CutoffLen == -1 ? model.MaxPositionEmbeddings : Math.Min(CutoffLen, model.MaxPositionEmbeddings);
+
+    /// <summary>A warning when cutoff_len exceeds the model's context and <see cref="ResolveCutoffLen"/> clamps it, else null.</summary>
+    public string? CutoffLenWarning(ModelConfig model) => CutoffLen > model.MaxPositionEmbeddings
+        ? $"cutoff_len {CutoffLen} is above the model's context (max_position_embeddings {model.MaxPositionEmbeddings}): sequences are cut at {model.MaxPositionEmbeddings} tokens"
+        : null;
 
     /// <summary>The adapter with this name, or null.</summary>
     public AdapterTrainingConfig? FindAdapter(string name) => Lora.FirstOrDefault(a => a.Name == name);

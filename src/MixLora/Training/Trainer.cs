@@ -67,6 +67,7 @@ public sealed class Trainer
     {
         var tasks = new List<AdapterTask>();
         int cutoff = _config.ResolveCutoffLen(_model.Config);
+        if (_config.CutoffLenWarning(_model.Config) is { } warning) _observer?.OnMessage("warning: " + warning);
         string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(_model.Directory));
         try
         {

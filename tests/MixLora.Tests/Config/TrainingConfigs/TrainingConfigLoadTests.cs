@@ -142,6 +142,11 @@ public class TrainingConfigLoadTests
         Assert.Equal(3 * 3, (a with { NumEpochs = 3 }).TotalOptimizerSteps(33));
         Assert.Equal(256, config.ResolveCutoffLen(new ModelConfig { MaxPositionEmbeddings = 4096 }));
         Assert.Equal(4096, (config with { CutoffLen = -1 }).ResolveCutoffLen(new ModelConfig { MaxPositionEmbeddings = 4096 }));
+        Assert.Null(config.CutoffLenWarning(new ModelConfig { MaxPositionEmbeddings = 4096 }));
+        // Above the model's context: clamped, and the warning says so and to what.
+        Assert.Equal(128, config.ResolveCutoffLen(new ModelConfig { MaxPositionEmbeddings = 128 }));
+        Assert.Equal("cutoff_len 256 is above the model's context (max_position_embeddings 128): sequences are cut at 128 tokens",
+            config.CutoffLenWarning(new ModelConfig { MaxPositionEmbeddings = 128 }));
         Assert.Same(a, config.FindAdapter("a"));
         Assert.Null(config.FindAdapter("b"));
     }
