@@ -51,7 +51,17 @@ public static class DemoRunner
         console.Out.WriteLine($"adapter: {report.AdapterDir} (adapter_config.json, adapter_model.bin, metrics.jsonl)");
         foreach (var plot in report.Plots) console.Out.WriteLine($"plot:    {plot}");
         console.Out.WriteLine($"config:  {report.ConfigPath} (re-run or change it: mixlora train --config {report.ConfigPath})");
-        console.Out.WriteLine($"try it:  mixlora generate --adapter {report.AdapterDir} --temperature 0 --max-new-tokens 3 --prompt \"Q: Say again: ball\nA:\"");
+        console.Out.WriteLine($"try it:  {TryItCommand(report.AdapterDir)}");
         return 0;
     }
+
+    /// <summary>
+    /// A command line to paste into a POSIX shell: the prompt's newline is written as \n inside $'…' (a raw newline
+    /// inside double quotes would split the pasted command), the folder single-quoted when it needs quoting.
+    /// </summary>
+    public static string TryItCommand(string adapterDir) =>
+        $"mixlora generate --adapter {ShellWord(adapterDir)} --temperature 0 --max-new-tokens 3 --prompt $'Q: Say again: ball\\nA:'";
+
+    private static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+:@%".Contains(c)) ? text : "'" + text.Replace("'", "'\\''") + "'";
 }
