@@ -84,7 +84,9 @@ public sealed class Adapter : IDisposable
     public void Save(string dir, AdapterWeightFormat format = AdapterWeightFormat.Bin)
     {
         var tensors = NamedTensors.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach())).ToList();
-        try { AdapterFolder.Save(dir, Config, tensors, format); }
+        // As the reference writes it (spec §5.2): a MixLoRA config names its expert activation, the base model's when unset.
+        var config = Config.IsMixLora && Config.ActFn is null ? Config with { ActFn = _model.Config.HiddenAct } : Config;
+        try { AdapterFolder.Save(dir, config, tensors, format); }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
     }
 
