@@ -17,7 +17,7 @@ public static class GenerateCommand
         var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy.", DefaultValueFactory = _ => 1.0 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling probability mass in (0, 1]; 1 = off.", DefaultValueFactory = _ => 0.9 };
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens; 0 = off.", DefaultValueFactory = _ => 50 };
-        var penalty = new Option<double>("--repetition-penalty") { Description = "Penalty for tokens already in the text; 1 = off.", DefaultValueFactory = _ => 1.1 };
+        var penalty = new Option<double>("--repetition-penalty") { Description = "Penalty for tokens already in the text; 1 = off (default, as HF transformers; the reference's GenerateConfig uses 1.1).", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long?>("--seed") { Description = "Random seed for reproducible sampling." };
         var noStream = new Option<bool>("--no-stream") { Description = "Print the text once at the end instead of token by token." };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole sequence every step (slow; for checking)." };

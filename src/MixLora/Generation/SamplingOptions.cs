@@ -1,8 +1,9 @@
 namespace MixLora.Generation;
 
 /// <summary>
-/// How the next token is chosen. Defaults follow the reference GenerateConfig (temperature 1, top-p 0.9, top-k 50,
-/// repetition penalty 1.1). Temperature 0 means greedy decoding.
+/// How the next token is chosen. Defaults follow the reference GenerateConfig (temperature 1, top-p 0.9, top-k 50)
+/// except the repetition penalty: 1.0 (off) as in HF transformers, so that temperature 0 is the plain argmax of the
+/// logits; the reference's 1.1 is one option away. Temperature 0 means greedy decoding.
 /// </summary>
 public sealed record SamplingOptions
 {
@@ -16,7 +17,7 @@ public sealed record SamplingOptions
     public int TopK { get; init; } = 50;
 
     /// <summary>Divides positive (multiplies negative) logits of tokens already in the sequence (1 = off).</summary>
-    public double RepetitionPenalty { get; init; } = 1.1;
+    public double RepetitionPenalty { get; init; } = 1.0;
 
     /// <summary>Seed of the sampler; null draws one from the clock.</summary>
     public long? Seed { get; init; }

@@ -119,4 +119,15 @@ public class BaseCommandTests
         Assert.Equal(0, result.ExitCode);
         foreach (var command in new[] { "generate", "logits", "info", "convert" }) Assert.Contains(command, result.Out);
     }
+
+    [Fact]
+    public void GreedyIsTheArgmaxByDefault()
+    {
+        var byDefault = CliRunner.Run("generate", "-t", "0", "-n", "80", "--no-stream");
+        var noPenalty = CliRunner.Run("generate", "-t", "0", "-n", "80", "--no-stream", "--repetition-penalty", "1");
+        var referencePenalty = CliRunner.Run("generate", "-t", "0", "-n", "80", "--no-stream", "--repetition-penalty", "3");
+        Assert.Equal(0, byDefault.ExitCode);
+        Assert.Equal(noPenalty.Out, byDefault.Out);
+        Assert.NotEqual(referencePenalty.Out, byDefault.Out); // the penalty is still there when asked for
+    }
 }
