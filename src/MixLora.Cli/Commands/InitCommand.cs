@@ -29,6 +29,11 @@ public static class InitCommand
         var evaluateBatchSize = new Option<int?>("--evaluate-batch-size") { Description = "Evaluation batch size." };
         var numEpochs = new Option<int?>("--num-epochs") { Description = "Passes over the training data." };
         var loraPlus = new Option<double?>("--loraplus-lr-ratio") { Description = "LoRA+ learning-rate ratio lora_B / lora_A (>= 1)." };
+        var rank = new Option<int?>("--r") { Description = "LoRA rank r (MixLoRA: of the experts and attention LoRAs)." };
+        var alpha = new Option<int?>("--alpha") { Description = "lora_alpha (the scaling is alpha / r, or alpha / sqrt(r) with --use-rslora)." };
+        var routing = new Option<string?>("--routing") { Description = "MixLoRA routing_strategy: mixlora (top-k), mixlora-switch or mixlora-dynamic (top-p)." };
+        var numExperts = new Option<int?>("--num-experts") { Description = "MixLoRA experts per layer." };
+        var topK = new Option<int?>("--top-k") { Description = "MixLoRA experts per token (top-k routing)." };
         var useDora = new Option<bool>("--use-dora") { Description = "Use DoRA (weight-decomposed LoRA)." };
         var useRsLora = new Option<bool>("--use-rslora") { Description = "Use rank-stabilised LoRA scaling (alpha / sqrt(r))." };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Visit examples longest first instead of in a seeded shuffle." };
@@ -38,7 +43,8 @@ public static class InitCommand
         var command = new Command("init", "Write a training config (MoE-PEFT format) from a template, like the reference's `launch.py gen`.")
         {
             template, tasks, multiTask, append, output, adapterName, dataPath, prompt, cutoffLen, saveStep, scheduler, warmupSteps, lr,
-            batchSize, microBatchSize, evaluateSteps, evaluateBatchSize, numEpochs, loraPlus, useDora, useRsLora, groupByLength,
+            batchSize, microBatchSize, evaluateSteps, evaluateBatchSize, numEpochs, loraPlus, rank, alpha, routing, numExperts, topK,
+            useDora, useRsLora, groupByLength,
             responseOnly, addEos,
         };
         command.SetAction(parse =>
@@ -68,6 +74,11 @@ public static class InitCommand
                 EvaluateBatchSize = parse.GetValue(evaluateBatchSize),
                 NumEpochs = parse.GetValue(numEpochs),
                 LoraPlusLrRatio = parse.GetValue(loraPlus),
+                R = parse.GetValue(rank),
+                LoraAlpha = parse.GetValue(alpha),
+                RoutingStrategy = parse.GetValue(routing),
+                NumExperts = parse.GetValue(numExperts),
+                TopK = parse.GetValue(topK),
                 UseDora = FlagOrNull(parse.GetValue(useDora)),
                 UseRsLora = FlagOrNull(parse.GetValue(useRsLora)),
                 GroupByLength = FlagOrNull(parse.GetValue(groupByLength)),

@@ -44,6 +44,13 @@ public sealed record TrainingConfigGenerateOptions
     public double? LoraPlusLrRatio { get; init; }
     public bool? UseDora { get; init; }
     public bool? UseRsLora { get; init; }
+    /// <summary>LoRA rank r and lora_alpha of every generated adapter (MixLoRA: of its experts and attention LoRAs).</summary>
+    public int? R { get; init; }
+    public int? LoraAlpha { get; init; }
+    /// <summary>MixLoRA only: routing_strategy, num_experts and top_k.</summary>
+    public string? RoutingStrategy { get; init; }
+    public int? NumExperts { get; init; }
+    public int? TopK { get; init; }
     public bool? GroupByLength { get; init; }
 
     /// <summary>This library's train_on_inputs key.</summary>

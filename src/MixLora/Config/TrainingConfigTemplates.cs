@@ -155,6 +155,11 @@ public static class TrainingConfigTemplates
         {
             UseDora = o.UseDora ?? a.Adapter.UseDora,
             UseRsLora = o.UseRsLora ?? a.Adapter.UseRsLora,
+            R = o.R ?? a.Adapter.R,
+            LoraAlpha = o.LoraAlpha ?? a.Adapter.LoraAlpha,
+            RoutingStrategy = o.RoutingStrategy ?? a.Adapter.RoutingStrategy,
+            NumExperts = o.NumExperts ?? a.Adapter.NumExperts,
+            TopK = o.TopK ?? a.Adapter.TopK,
         },
     };
 }

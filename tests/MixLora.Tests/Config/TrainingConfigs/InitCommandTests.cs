@@ -64,4 +64,26 @@ public class InitCommandTests
 
         Assert.NotEqual(0, Run("init", "--template", "mixlora").Code); // --tasks is required
     }
+
+    [Fact]
+    public void AdapterShapeOptionsReachTheConfig()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("shaped.json");
+        var result = Run("init", "--template", "mixlora", "--tasks", "boolq", "--num-experts", "4", "--top-k", "1", "--r", "4", "--alpha", "8", "--output", path);
+        Assert.Equal(0, result.Code);
+        var a = TrainingConfig.Load(path).Lora[0].Adapter;
+        Assert.Equal((4, 1, 4, 8, "mixlora"), (a.NumExperts, a.TopK, a.R, a.LoraAlpha, a.RoutingStrategy));
+
+        var dynamic = dir.File("dynamic.json");
+        Assert.Equal(0, Run("init", "--template", "mixlora", "--tasks", "boolq", "--routing", "mixlora-dynamic", "--output", dynamic).Code);
+        Assert.True(TrainingConfig.Load(dynamic).Lora[0].Adapter.IsDynamicRouting);
+
+        // A value the config rules refuse is an error naming the key, and nothing is written.
+        var bad = dir.File("bad.json");
+        var refused = Run("init", "--template", "mixlora", "--tasks", "boolq", "--num-experts", "2", "--top-k", "3", "--output", bad);
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("top_k", refused.Err);
+        Assert.False(File.Exists(bad));
+    }
 }
