@@ -12,8 +12,11 @@ public static class TrainStepReport
         "on adapter params only; base frozen; fp32; dropout off. base_fwd: the frozen model's forward without gradients";
 
     public const string MemoryDefinition =
-        "peak = VmHWM (= ru_maxrss) of the variant's own process; delta (activation memory) = peak - VmHWM after the " +
-        "model, adapter and optimizer were built (before the first step); per variant the largest over rounds";
+        "peak = VmHWM (= ru_maxrss) of the variant's own process; delta = peak - VmHWM after the model, adapter and " +
+        "optimizer were built (before the first step; glibc's retained heap included, as the peer measures it); " +
+        "activation_mib (live activations) = what one more step, after a warm-up step, adds to RSS in a second worker " +
+        "started with GLIBC_TUNABLES mmap_threshold=65536:trim_threshold=0 (freed memory returned at once); per variant " +
+        "the largest over rounds";
 
     public static JsonObject Build(TrainStepRun run)
     {

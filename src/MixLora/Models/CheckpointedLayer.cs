@@ -61,17 +61,10 @@ internal sealed class CheckpointedLayer : MultiTensorFunction<CheckpointedLayer>
             Rows = call.Context.Rows,
             IsRecomputation = true,
         };
-        var now = call.Generators.Select(GeneratorState.Capture).ToList();
-        DecoderLayerOutput output;
-        try
+        var output = GeneratorState.Replay(call.Generators, replay.GeneratorStates, () =>
         {
-            for (int i = 0; i < now.Count; i++) GeneratorState.Restore(replay.GeneratorStates[i], call.Generators[i]);
-            using (enable_grad()) output = call.Layer.Forward(input, context);
-        }
-        finally
-        {
-            for (int i = 0; i < now.Count; i++) GeneratorState.Restore(now[i], call.Generators[i]);
-        }
+            using (enable_grad()) return call.Layer.Forward(input, context);
+        });
         var recomputed = new List<Tensor> { output.Hidden };
         recomputed.AddRange(output.RouterLogits.Select(r => r.Logits));
         var pairs = recomputed.Zip(gradOutputs).Where(p => p.Second is { IsInvalid: false } && p.First.requires_grad).ToList();

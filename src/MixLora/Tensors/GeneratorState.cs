@@ -20,6 +20,26 @@ public static class GeneratorState
         return state.bytes.ToArray();
     }
 
+    /// <summary>
+    /// Runs <paramref name="replay"/> with each generator rewound to its state in <paramref name="before"/> (captured
+    /// earlier, in the same order), then puts every generator back where it was: a recomputation draws the random
+    /// numbers of the original pass without disturbing what comes after it.
+    /// </summary>
+    /// <param name="generators">null stands for torch's global generator.</param>
+    public static T Replay<T>(IReadOnlyList<Generator?> generators, IReadOnlyList<byte[]> before, Func<T> replay)
+    {
+        var now = generators.Select(Capture).ToList();
+        try
+        {
+            for (int i = 0; i < generators.Count; i++) Restore(before[i], generators[i]);
+            return replay();
+        }
+        finally
+        {
+            for (int i = 0; i < generators.Count; i++) Restore(now[i], generators[i]);
+        }
+    }
+
     /// <summary>Puts <paramref name="state"/> (from <see cref="Capture"/>) back into <paramref name="generator"/> or the global generator.</summary>
     /// <exception cref="MixLoraException">The bytes are not a state of this kind of generator.</exception>
     public static void Restore(byte[] state, Generator? generator = null)

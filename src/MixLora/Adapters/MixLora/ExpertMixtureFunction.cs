@@ -49,8 +49,8 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
         var tokens = (Tensor)vars[2];
         var call = (Call)vars[4];
         using var scope = NewDisposeScope();
-        var gate = ExpertPaths.SharedGate(x, call.Ffn);                               // [N, I]
-        var up = ExpertPaths.SharedUp(x, call.Ffn);                                   // [N, I]
+        var gate = call.Ffn.GateProj.ForwardBase(x);                                  // [N, H] -> [N, I], shared by the experts
+        var up = call.Ffn.UpProj.ForwardBase(x);                                      // [N, H] -> [N, I]
         call.GeneratorBefore = call.DrawsDropout ? GeneratorState.Capture() : null;
         var output = ExpertPaths.Mixture(x, gate, up, tokens.split(call.Counts), weights.split(call.Counts),
             call.Ffn, call.Experts, call.Activation, call.FuseDown);                  // [N, H] fp32
@@ -79,26 +79,14 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
         var gradGate = zeros_like(gate);                                              // [N, I]
         var gradUp = zeros_like(up);                                                  // [N, I]
         var gradX = call.InputRequiresGrad ? zeros_like(x) : null;                    // [N, H]
-        var gradWeights = new List<Tensor>();
-        var now = call.GeneratorBefore is null ? null : GeneratorState.Capture();
-        try
-        {
-            if (call.GeneratorBefore is not null) GeneratorState.Restore(call.GeneratorBefore);
-            for (int e = 0; e < call.Experts.Count; e++)
-            {
-                var tokens = tokensByExpert[e];
-                if (tokens.numel() == 0)
-                {
-                    gradWeights.Add(zeros(0, 1, dtype: ScalarType.Float32, device: x.device));
-                    continue;
-                }
-                gradWeights.Add(ReplayExpert(call, e, x, gate, up, tokens, weightsByExpert[e], gradOutput, gradMixed, gradGate, gradUp, gradX));
-            }
-        }
-        finally
-        {
-            if (now is not null) GeneratorState.Restore(now);
-        }
+        // With LoRA dropout, torch's global generator is rewound so that the replay draws the forward's masks.
+        Generator?[] generators = call.GeneratorBefore is null ? [] : [null];
+        byte[][] before = call.GeneratorBefore is null ? [] : [call.GeneratorBefore];
+        var gradWeights = GeneratorState.Replay(generators, before, () => Enumerable.Range(0, call.Experts.Count)
+            .Select(e => tokensByExpert[e].numel() == 0
+                ? zeros(0, 1, dtype: ScalarType.Float32, device: x.device)
+                : ReplayExpert(call, e, x, gate, up, tokensByExpert[e], weightsByExpert[e], gradOutput, gradMixed, gradGate, gradUp, gradX))
+            .ToList());                                                               // per expert [n_e, 1]
         // The frozen projections' input gradients, once for all tokens: [N, I] @ [I, H] -> [N, H].
         gradX?.add_(matmul(gradGate.to(w1.dtype), w1).to(gradX.dtype)).add_(matmul(gradUp.to(w3.dtype), w3).to(gradX.dtype));
         var gradWeight = call.WeightsRequireGrad ? cat(gradWeights, 0) : null;       // [M, 1]

@@ -16,8 +16,8 @@ internal static class ExpertPaths
             ExpertPath.Vanilla => Vanilla(plan, ffn, experts, activation),
             ExpertPath.Shared or ExpertPath.Fused when is_grad_enabled() && ExpertMixtureFunction.Supports(experts) =>
                 ExpertMixtureFunction.Run(plan, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
-            ExpertPath.Shared or ExpertPath.Fused => Mixture(plan.ExpertInput, SharedGate(plan.ExpertInput, ffn), SharedUp(plan.ExpertInput, ffn),
-                plan.Tokens, plan.Weights, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
+            ExpertPath.Shared or ExpertPath.Fused => Mixture(plan.ExpertInput, ffn.GateProj.ForwardBase(plan.ExpertInput),
+                ffn.UpProj.ForwardBase(plan.ExpertInput), plan.Tokens, plan.Weights, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
             _ => throw new ArgumentOutOfRangeException(nameof(path), path, "resolve Auto before running"),
         };
 
@@ -41,14 +41,8 @@ internal static class ExpertPaths
         return output;
     }
 
-    /// <summary>The frozen W1 x for all N tokens, computed once and shared by the experts: [N, H] -> [N, I].</summary>
-    public static Tensor SharedGate(Tensor x, FeedForward ffn) => ffn.GateProj.ForwardBase(x);
-
-    /// <summary>The frozen W3 x for all N tokens: [N, H] -> [N, I].</summary>
-    public static Tensor SharedUp(Tensor x, FeedForward ffn) => ffn.UpProj.ForwardBase(x);
-
     /// <summary>
-    /// The experts from the shared W1 x and W3 x (<paramref name="commonGate"/>, <paramref name="commonUp"/> [N, I]).
+    /// The experts from W1 x and W3 x computed once for all N tokens (<paramref name="commonGate"/>, <paramref name="commonUp"/> [N, I]).
     /// Shared (spec §1.5): each expert applies W2 to its own tokens. Fused (<paramref name="fuseDown"/>): one W2 GEMM for
     /// all experts, Σₑ wₑ (W2 aₑ + b) = W2 (Σₑ wₑ aₑ) + (Σₑ wₑ) b, each expert adding only its weighted W2-LoRA delta
     /// (requires plain LoRA, no DoRA, on every expert's down_proj).
