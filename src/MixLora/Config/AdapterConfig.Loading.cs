@@ -84,7 +84,7 @@ public sealed partial record AdapterConfig
             }
             catch (JsonException e)
             {
-                throw TypeError(source, root, e);
+                throw new InvalidFileException(source, JsonSource.TypeError(typeof(AdapterConfig), root, e) ?? $"not a valid adapter config: {e.Message}", e);
             }
         }
     }
@@ -102,11 +102,11 @@ public sealed partial record AdapterConfig
             {
                 if (!IsDefaultValue(property.Value))
                     throw new InvalidFileException(source,
-                        $"key \"{key}\" = {Show(property.Value)} is a Hugging Face PEFT option this library does not support (only its default: null, false or empty)");
+                        $"key \"{key}\" = {JsonSource.Show(property.Value)} is a Hugging Face PEFT option this library does not support (only its default: null, false or empty)");
                 continue;
             }
             if (!allowUnknownKeys)
-                throw new InvalidFileException(source, $"unknown key \"{key}\" (known keys: {string.Join(", ", known)})");
+                throw new InvalidFileException(source, JsonSource.UnknownKey(key, [.. known, .. otherKeys]));
         }
 
         if (root.TryGetProperty("target_modules", out var targets)) CheckTargetModulesShape(targets, source);
@@ -117,7 +117,7 @@ public sealed partial record AdapterConfig
             {
                 if (!expertKeys.Contains(property.Name))
                     throw new InvalidFileException(source,
-                        $"unknown key \"expert_lora.{property.Name}\" (expert_lora may set: {string.Join(", ", expertKeys)})");
+                        "expert_lora: " + JsonSource.UnknownKey(property.Name, expertKeys, "expert_lora may set"));
             }
         }
     }
@@ -131,50 +131,22 @@ public sealed partial record AdapterConfig
                 foreach (var item in targets.EnumerateArray())
                 {
                     if (item.ValueKind != JsonValueKind.String)
-                        throw new InvalidFileException(source, $"key \"target_modules\" {expected}; found the element {Show(item)}");
+                        throw new InvalidFileException(source, $"key \"target_modules\" {expected}; found the element {JsonSource.Show(item)}");
                 }
                 break;
             case JsonValueKind.Object:
                 foreach (var entry in targets.EnumerateObject())
                 {
                     if (entry.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                        throw new InvalidFileException(source, $"key \"target_modules.{entry.Name}\" must be true or false, got {Show(entry.Value)}");
+                        throw new InvalidFileException(source, $"key \"target_modules.{entry.Name}\" must be true or false, got {JsonSource.Show(entry.Value)}");
                 }
                 break;
             case JsonValueKind.Null:
                 break; // reported as missing by Validate
             default:
-                throw new InvalidFileException(source, $"key \"target_modules\" {expected}, got {Show(targets)}");
+                throw new InvalidFileException(source, $"key \"target_modules\" {expected}, got {JsonSource.Show(targets)}");
         }
     }
-
-    /// <summary>Turns a serializer type error into a message naming the key, the expected type and the value found.</summary>
-    private static InvalidFileException TypeError(string source, JsonElement root, JsonException e)
-    {
-        var segments = (e.Path ?? "$").TrimStart('$').Split('.', StringSplitOptions.RemoveEmptyEntries)
-            .Select(s => s.Split('[')[0]).Where(s => s.Length > 0).ToList();
-        Type type = typeof(AdapterConfig);
-        JsonElement? element = root;
-        foreach (var segment in segments)
-        {
-            var property = type.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name == segment);
-            if (property is null) break;
-            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            element = element is { ValueKind: JsonValueKind.Object } obj && obj.TryGetProperty(segment, out var child) ? child : null;
-        }
-        var key = string.Join(".", segments);
-        if (key.Length == 0) return new InvalidFileException(source, $"not a valid adapter config: {e.Message}", e);
-        var found = element is { } value ? Show(value) : "an invalid value";
-        return new InvalidFileException(source, $"key \"{key}\" must be {Describe(type)}, got {found}", e);
-    }
-
-    private static string Describe(Type type) =>
-        type == typeof(int) ? "an integer"
-        : type == typeof(double) ? "a number"
-        : type == typeof(bool) ? "true or false"
-        : type == typeof(string) ? "a string"
-        : type == typeof(ExpertLoraConfig) ? "an object"
-        : type.Name;
 
     private static bool IsDefaultValue(JsonElement value) => value.ValueKind switch
     {
@@ -183,12 +155,6 @@ public sealed partial record AdapterConfig
         JsonValueKind.Array => value.GetArrayLength() == 0,
         _ => false,
     };
-
-    private static string Show(JsonElement value)
-    {
-        var text = value.GetRawText();
-        return text.Length <= 60 ? text : text[..57] + "...";
-    }
 
     private static IReadOnlyList<string> JsonKeys(Type type) =>
         type.GetProperties()

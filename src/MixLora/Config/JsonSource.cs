@@ -1,8 +1,10 @@
+using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace MixLora.Config;
 
-/// <summary>Parsing of our JSON files with errors that name the file and the position.</summary>
+/// <summary>Parsing of our JSON files with errors that name the file, the key and what was expected.</summary>
 internal static class JsonSource
 {
     /// <summary>Parses <paramref name="json"/>, which must hold one JSON object; the caller disposes the document.</summary>
@@ -24,5 +26,56 @@ internal static class JsonSource
             throw new InvalidFileException(source, $"expected a JSON object at the top level, got {kind}");
         }
         return document;
+    }
+
+    /// <summary>
+    /// "unknown key "x"", with the closest known key as a hint when one is near (a typo, another case or separator),
+    /// then the list of known keys.
+    /// </summary>
+    public static string UnknownKey(string key, IReadOnlyCollection<string> known, string knownLabel = "known keys")
+    {
+        var hint = KeyHint.Closest(key, known) is { } near ? $"; did you mean \"{near}\"?" : "";
+        return $"unknown key \"{key}\"{hint} ({knownLabel}: {string.Join(", ", known)})";
+    }
+
+    /// <summary>
+    /// Turns a serializer type error into "key "a.b" must be an integer, got "64"", following the error's JSON path
+    /// through the properties of <paramref name="rootType"/>; null when the path names no known key.
+    /// </summary>
+    public static string? TypeError(Type rootType, JsonElement root, JsonException e)
+    {
+        var segments = (e.Path ?? "$").TrimStart('$').Split('.', StringSplitOptions.RemoveEmptyEntries)
+            .Select(s => s.Split('[')[0]).Where(s => s.Length > 0).ToList();
+        Type type = rootType;
+        JsonElement? element = root;
+        var keys = new List<string>();
+        foreach (var segment in segments)
+        {
+            var property = type.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name == segment);
+            if (property is null) break;
+            keys.Add(segment);
+            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            element = element is { ValueKind: JsonValueKind.Object } obj && obj.TryGetProperty(segment, out var child) ? child : null;
+        }
+        if (keys.Count == 0) return null;
+        var found = element is { } value ? Show(value) : "an invalid value";
+        return $"key \"{string.Join(".", keys)}\" must be {Describe(type)}, got {found}";
+    }
+
+    /// <summary>What a value of <paramref name="type"/> looks like in JSON, for error messages.</summary>
+    public static string Describe(Type type) =>
+        type == typeof(int) || type == typeof(long) ? "an integer"
+        : type == typeof(double) || type == typeof(float) ? "a number"
+        : type == typeof(bool) ? "true or false"
+        : type == typeof(string) ? "a string"
+        : type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) ? "a list"
+        : type.IsClass ? "an object"
+        : type.Name;
+
+    /// <summary>A JSON value as it appears in the file, shortened for error messages.</summary>
+    public static string Show(JsonElement value)
+    {
+        var text = value.GetRawText();
+        return text.Length <= 60 ? text : text[..57] + "...";
     }
 }

@@ -74,14 +74,18 @@ public sealed record ModelConfig
     {
         if (!File.Exists(path)) throw new InvalidFileException(path, "file not found (a model folder needs a config.json)");
         ModelConfig? config;
-        try
+        using (var document = JsonSource.ParseObject(File.ReadAllText(path), path))
         {
-            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(path), JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            var where = e.Path is null ? "" : $" at {e.Path}";
-            throw new InvalidFileException(path, $"not a valid config.json{where}: {e.Message}");
+            try
+            {
+                config = document.RootElement.Deserialize<ModelConfig>(JsonOptions);
+            }
+            catch (JsonException e)
+            {
+                var where = e.Path is null ? "" : $" at {e.Path}";
+                throw new InvalidFileException(path, JsonSource.TypeError(typeof(ModelConfig), document.RootElement, e)
+                                                     ?? $"not a valid config.json{where}: {e.Message}", e);
+            }
         }
         if (config is null) throw new InvalidFileException(path, "expected a JSON object, got null");
         config.Validate(path);
@@ -125,7 +129,6 @@ public sealed record ModelConfig
     {
         // HF config.json files carry many keys this decoder does not need (architectures, initializer_range, ...).
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
-        NumberHandling = JsonNumberHandling.AllowReadingFromString,
         AllowTrailingCommas = false,
     };
 

@@ -52,7 +52,7 @@ public sealed partial record TrainingConfig
             CheckKeys(root, source, "", TopLevelKeys, RequiredTopLevelKeys);
             var lora = root.GetProperty("lora");
             if (lora.ValueKind != JsonValueKind.Array)
-                throw new InvalidFileException(source, $"key \"lora\" must be a list of adapter objects, got {Show(lora)}");
+                throw new InvalidFileException(source, $"key \"lora\" must be a list of adapter objects, got {JsonSource.Show(lora)}");
 
             var topLevel = JsonObject.Create(root)!;
             topLevel.Remove("lora");
@@ -65,7 +65,7 @@ public sealed partial record TrainingConfig
     private static AdapterTrainingConfig ParseAdapter(JsonElement element, int index, string source)
     {
         if (element.ValueKind != JsonValueKind.Object)
-            throw new InvalidFileException(source, $"lora[{index}] must be an adapter object, got {Show(element)}");
+            throw new InvalidFileException(source, $"lora[{index}] must be an adapter object, got {JsonSource.Show(element)}");
         string? name = element.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
         var location = AdapterLocation(index, name) + ": ";
         CheckKeys(element, source, location, known: null, RequiredAdapterKeys);
@@ -78,10 +78,7 @@ public sealed partial record TrainingConfig
         }
         catch (InvalidFileException e) when (e.FilePath == source)
         {
-            var problem = e.Message[(source.Length + 2)..];
-            if (problem.StartsWith("unknown key", StringComparison.Ordinal))
-                problem += $"; training keys: {string.Join(", ", AdapterTrainingKeys)}";
-            throw new InvalidFileException(source, location + problem, e);
+            throw new InvalidFileException(source, location + e.Message[(source.Length + 2)..], e);
         }
         return training with { Adapter = adapter };
     }
@@ -95,7 +92,7 @@ public sealed partial record TrainingConfig
             if (!seen.Add(property.Name))
                 throw new InvalidFileException(source, $"{location}key \"{property.Name}\" appears more than once");
             if (known is not null && !known.Contains(property.Name))
-                throw new InvalidFileException(source, $"{location}unknown key \"{property.Name}\" (known keys: {string.Join(", ", known)})");
+                throw new InvalidFileException(source, location + JsonSource.UnknownKey(property.Name, known));
         }
         foreach (var key in required)
         {
@@ -124,26 +121,8 @@ public sealed partial record TrainingConfig
         }
         catch (JsonException e)
         {
-            var key = (e.Path ?? "$").TrimStart('$', '.').Split('.', '[')[0];
-            var property = typeof(T).GetProperties().FirstOrDefault(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name == key);
-            if (property is null || !element.TryGetProperty(key, out var value))
-                throw new InvalidFileException(source, $"{location}not a valid training config: {e.Message}", e);
-            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            throw new InvalidFileException(source, $"{location}key \"{key}\" must be {Describe(type)}, got {Show(value)}", e);
+            throw new InvalidFileException(source, location + (JsonSource.TypeError(typeof(T), element, e) ?? $"not a valid training config: {e.Message}"), e);
         }
-    }
-
-    private static string Describe(Type type) =>
-        type == typeof(int) ? "an integer"
-        : type == typeof(double) ? "a number"
-        : type == typeof(bool) ? "true or false"
-        : type == typeof(string) ? "a string"
-        : type.Name;
-
-    private static string Show(JsonElement value)
-    {
-        var text = value.GetRawText();
-        return text.Length <= 60 ? text : text[..57] + "...";
     }
 
     private static IReadOnlyList<string> JsonKeys(Type type) =>

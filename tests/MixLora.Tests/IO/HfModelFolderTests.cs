@@ -105,7 +105,12 @@ public class HfModelFolderTests
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 3, \"vocab_size\": 5}", "hidden_size (8) must be divisible by num_attention_heads (3)")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 5}", "\"intermediate_size\" must be a positive integer")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": \"big\"}", "hidden_size")]
-    [InlineData("{\"model_type\": ", "not a valid config.json")]
+    [InlineData("{\"model_type\": ", "not valid JSON (line 1")]
+    [InlineData("[1, 2]", "expected a JSON object at the top level")]
+    [InlineData("{\"model_type\": \"llama\", \"hidden_size\": \"64\"}", "key \"hidden_size\" must be an integer, got \"64\"")]
+    [InlineData("{\"model_type\": \"llama\", \"rms_norm_eps\": \"1e-5\"}", "key \"rms_norm_eps\" must be a number, got \"1e-5\"")]
+    [InlineData("{\"model_type\": \"llama\", \"tie_word_embeddings\": 1}", "key \"tie_word_embeddings\" must be true or false, got 1")]
+    [InlineData("{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": \"8\"}}", "key \"rope_scaling.factor\" must be a number, got \"8\"")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 5, \"rope_scaling\": {\"type\": \"yarn\"}}", "rope_scaling type \"yarn\" is not supported")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 5, \"hidden_act\": \"swiglu9\"}", "hidden_act \"swiglu9\" is not supported")]
     public void BadConfigsGiveClearErrors(string json, string expectedMessage)

@@ -35,6 +35,9 @@ public class TrainingConfigErrorTests
         { "\"micro_batch_size\": 0,", "key \"micro_batch_size\" must be an integer > 0, got 0" },
         { "\"evaluate_steps\": 0,", "key \"evaluate_steps\" must be an integer > 0" },
         { "\"learning_rate\": 0.1,", "lora[0] (\"a\"): unknown key \"learning_rate\"" },
+        { "\"num_epoch\": 2,", "lora[0] (\"a\"): unknown key \"num_epoch\"; did you mean \"num_epochs\"?" },
+        { "\"lora-alpha\": 16,", "unknown key \"lora-alpha\"; did you mean \"lora_alpha\"?" },
+        { "\"Top_K\": 2,", "unknown key \"Top_K\"; did you mean \"top_k\"?" },
         { "\"batch_size\": 8,", "lora[0] (\"a\"): key \"batch_size\" appears more than once" },
         { "\"task_name\": \"csqa\", \"evaluate_batch_size\": 4,", "task \"csqa\" is a reference task this library does not support" },
         { "\"task_name\": \"arc-x\", \"evaluate_batch_size\": 4,", "lora[0] (\"a\"): task_name \"arc-x\": unknown task \"arc-x\"" },
@@ -64,6 +67,7 @@ public class TrainingConfigErrorTests
 
     [Theory]
     [InlineData("\"foo\": 1,", "unknown key \"foo\" (known keys: cutoff_len, save_step,")]
+    [InlineData("\"save_steps\": 1,", "unknown key \"save_steps\"; did you mean \"save_step\"? (known keys: cutoff_len,")]
     [InlineData("\"save_step\": 0,", "appears more than once")]
     [InlineData("\"train_lora_simultaneously_num\": 0,", "key \"train_lora_simultaneously_num\" must be an integer > 0, got 0")]
     public void BadTopLevelKeysAreReported(string topExtra, string expected) =>
@@ -76,6 +80,7 @@ public class TrainingConfigErrorTests
     [InlineData("\"save_step\": 100,", "", "missing key \"save_step\"")]
     [InlineData("\"train_strategy\": \"optim\",", "\"train_strategy\": \"fast\",", "unknown train_strategy \"fast\" (valid: optim, none)")]
     [InlineData("\"train_strategy\": \"optim\",", "\"train_strategy\": 1,", "key \"train_strategy\" must be a string, got 1")]
+    [InlineData("\"cutoff_len\": 256,", "\"cutoff_len\": \"256\",", "key \"cutoff_len\" must be an integer, got \"256\"")]
     public void RunWideValueErrors(string original, string replacement, string expected) =>
         Assert.Contains(expected, Fails(TrainingConfigFixtures.Minimal().Replace(original, replacement)).Message);
 
