@@ -44,7 +44,7 @@ public sealed partial record AdapterConfig
         var info = new FileInfo(path);
         if (!info.Exists) throw new InvalidFileException(path, "file not found (an adapter folder needs adapter_config.json)");
         if (info.Length > MaxConfigBytes) throw new InvalidFileException(path, $"{info.Length} bytes is too large for an adapter_config.json");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(IO.Utf8TextFile.Read(path), path);
     }
 
     /// <summary>

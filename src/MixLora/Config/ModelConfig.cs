@@ -74,7 +74,7 @@ public sealed record ModelConfig
     {
         if (!File.Exists(path)) throw new InvalidFileException(path, "file not found (a model folder needs a config.json)");
         ModelConfig? config;
-        using (var document = JsonSource.ParseObject(File.ReadAllText(path), path))
+        using (var document = JsonSource.ParseObject(IO.Utf8TextFile.Read(path), path))
         {
             try
             {

@@ -32,7 +32,7 @@ public sealed partial record TrainingConfig
         var info = new FileInfo(path);
         if (!info.Exists) throw new InvalidFileException(path, "training config file not found");
         if (info.Length > MaxConfigBytes) throw new InvalidFileException(path, $"{info.Length} bytes is too large for a training config");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(IO.Utf8TextFile.Read(path), path);
     }
 
     /// <summary>Parses and validates training config JSON; <paramref name="source"/> names it in error messages.</summary>

@@ -1,11 +1,12 @@
 using System.Text.Json;
+using MixLora.IO;
 
 namespace MixLora.Data;
 
 /// <summary>
 /// Instruction records read from a <c>.json</c> file (a JSON array of objects) or a <c>.jsonl</c> file (one object
 /// per line); like Hugging Face's JSON loader, either extension may hold either layout. Fields: <c>instruction</c>
-/// (required string), <c>input</c> and <c>output</c> (optional strings, null = ""), <c>answer</c> (optional); other
+/// (required string), <c>output</c> (required, a string or null = ""), <c>input</c> (optional string, null = ""), <c>answer</c> (optional); other
 /// fields are ignored.
 /// </summary>
 public sealed class InstructionDataset
@@ -37,10 +38,39 @@ public sealed class InstructionDataset
         if (!IsSupportedPath(path))
             throw new InvalidFileException(path, "unsupported data file: expected a .json (array of records) or .jsonl (one record per line) file");
 
-        var text = File.ReadAllText(path);
-        var records = text.TrimStart().StartsWith('[') ? ReadArray(path, text, requireAnswer) : ReadLines(path, text, requireAnswer);
+        var text = Utf8TextFile.Read(path);
+        var start = text.AsSpan().TrimStart();
+        if (start.Length == 0) throw new InvalidFileException(path, "the file is empty; expected a JSON array of records or one record per line");
+        if (start[0] == '{') ThrowIfSingleObject(path, text);
+        var records = start[0] == '[' ? ReadArray(path, text, requireAnswer) : ReadLines(path, text, requireAnswer);
         if (records.Count == 0) throw new InvalidFileException(path, "the dataset is empty (no records); training needs at least one example");
         return new InstructionDataset(path, records);
+    }
+
+    /// <summary>
+    /// A file that is one JSON object is not a dataset, unless it is a one-line record (JSON Lines with one line). A
+    /// pretty-printed record or a wrapper such as {"train": [...]} would otherwise fail at line 1 with a parse error.
+    /// </summary>
+    private static void ThrowIfSingleObject(string path, string text)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return; // several values: JSON Lines, read line by line
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            bool oneLine = !text.Trim().Contains('\n');
+            if (oneLine && root.TryGetProperty("instruction", out _)) return;
+            var keys = string.Join(", ", root.EnumerateObject().Select(p => $"\"{p.Name}\""));
+            throw new InvalidFileException(path, $"holds a single JSON object (keys: {keys}); expected a JSON array of records [{{...}}, ...] " +
+                                                 "or JSON Lines (one record object per line)");
+        }
     }
 
     private static List<InstructionRecord> ReadArray(string path, string text, bool requireAnswer)
@@ -105,6 +135,10 @@ public sealed class InstructionDataset
         }
         var instruction = Field("instruction", true)!;
         if (instruction.Length == 0) throw new InvalidFileException(path, $"{where}: field \"instruction\" is empty");
+        // A missing output is almost always a misnamed field ("response", "answer"): training would learn the prompt alone.
+        if (!element.TryGetProperty("output", out _))
+            throw new InvalidFileException(path, $"{where}: missing field \"output\" (the response to train on; use \"\" for none); " +
+                                                 $"the record has {string.Join(", ", element.EnumerateObject().Select(p => $"\"{p.Name}\""))}");
         var output = Field("output", requireAnswer) ?? "";
         var answer = Field("answer", requireAnswer);
         return new InstructionRecord(instruction, Field("input", false) ?? "", output, answer);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MixLora.IO;
 
 namespace MixLora.Data;
 
@@ -58,7 +59,7 @@ public sealed record PromptTemplate(string Description, string PromptInput, stri
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllText(path));
+            document = JsonDocument.Parse(Utf8TextFile.Read(path));
         }
         catch (JsonException e)
         {

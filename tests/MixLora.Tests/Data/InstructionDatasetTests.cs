@@ -51,15 +51,20 @@ public class InstructionDatasetTests
     }
 
     [Theory]
-    [InlineData("d.json", "[{\"instruction\": \"a\"},", "not valid JSON (line 1")]
-    [InlineData("d.json", "[{\"instruction\": \"a\"}, {\"output\": \"b\"}]", "record 1: missing field \"instruction\"")]
+    [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"},", "not valid JSON (line 1")]
+    [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"}, {\"output\": \"b\"}]", "record 1: missing field \"instruction\"")]
     [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": 5}]", "record 0: field \"output\" must be a string, got Number")]
-    [InlineData("d.json", "[{\"instruction\": \"\"}]", "record 0: field \"instruction\" is empty")]
+    [InlineData("d.json", "[{\"instruction\": \"\", \"output\": \"\"}]", "record 0: field \"instruction\" is empty")]
     [InlineData("d.json", "[\"text\"]", "record 0: expected an object with \"instruction\", got String")]
+    [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"}, {\"instruction\": \"b\", \"response\": \"c\"}]",
+        "record 1: missing field \"output\" (the response to train on; use \"\" for none); the record has \"instruction\", \"response\"")]
     [InlineData("d.json", "[]", "the dataset is empty")]
-    [InlineData("d.jsonl", "", "the dataset is empty")]
-    [InlineData("d.jsonl", "{\"instruction\": \"a\"}\n{\"instruction\": \"b\"", "line 2 (record 1): not a valid JSON object")]
-    [InlineData("d.jsonl", "{\"instruction\": \"a\"}\n\n7\n", "line 3 (record 1): expected an object")]
+    [InlineData("d.json", "", "the file is empty")]
+    [InlineData("d.jsonl", " \n\n ", "the file is empty")]
+    [InlineData("d.json", "{\"train\": [{\"instruction\": \"a\", \"output\": \"b\"}]}", "holds a single JSON object (keys: \"train\"); expected a JSON array of records")]
+    [InlineData("d.json", "{\n  \"instruction\": \"a\",\n  \"output\": \"b\"\n}\n", "holds a single JSON object (keys: \"instruction\", \"output\")")]
+    [InlineData("d.jsonl", "{\"instruction\": \"a\", \"output\": \"\"}\n{\"instruction\": \"b\"", "line 2 (record 1): not a valid JSON object")]
+    [InlineData("d.jsonl", "{\"instruction\": \"a\", \"output\": \"\"}\n\n7\n", "line 3 (record 1): expected an object")]
     [InlineData("d.txt", "[{\"instruction\": \"a\"}]", "unsupported data file")]
     public void MalformedFilesNameTheFileAndRecord(string name, string content, string expected)
     {
@@ -79,5 +84,37 @@ public class InstructionDatasetTests
         File.WriteAllText(path, "[{\"instruction\": \"q\", \"input\": \"\", \"output\": \"the correct answer is true\"}]");
         Assert.Contains("record 0: missing field \"answer\"", Assert.Throws<InvalidFileException>(() => InstructionDataset.Load(path, requireAnswer: true)).Message);
         Assert.Equal("data file not found", Assert.Throws<InvalidFileException>(() => InstructionDataset.Load(dir.File("none.json"))).Message.Split(": ")[^1]);
+    }
+
+    [Fact]
+    public void OneLineRecordIsAOneRecordDataset()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("one.json");
+        File.WriteAllText(path, "{\"instruction\": \"a\", \"output\": null}\n");
+        Assert.Equal([new InstructionRecord("a", "", "")], InstructionDataset.Load(path).Records);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xFF, 0xFE, (byte)'[', 0 }, "invalid byte 0xFF at line 1, byte 1 (it looks like UTF-16; save it as UTF-8)")]
+    [InlineData(new byte[] { (byte)'[', (byte)'\n', (byte)'{', (byte)'"', 0xE9, (byte)'"' }, "invalid byte 0xE9 at line 2, byte 3")]
+    public void NonUtf8BytesAreAnErrorWithTheLine(byte[] head, string expected)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("latin1.json");
+        var tail = "\"instruction\": \"x\", \"output\": \"y\"}]"u8.ToArray();
+        File.WriteAllBytes(path, [.. head, .. tail]);
+        var e = Assert.Throws<InvalidFileException>(() => InstructionDataset.Load(path));
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains("not UTF-8 text: " + expected, e.Message);
+    }
+
+    [Fact]
+    public void ByteOrderMarkIsDropped()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("bom.jsonl");
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "{\"instruction\": \"a\", \"output\": \"b\"}"u8.ToArray()]);
+        Assert.Equal([new InstructionRecord("a", "", "b")], InstructionDataset.Load(path).Records);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MixLora.IO;
 
 namespace MixLora.Evaluation;
 
@@ -58,15 +59,7 @@ internal sealed class TaskFileRecords : IDisposable
 
     private void ReadJson()
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(Path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidFileException(Path, $"cannot be read: {e.Message}", e);
-        }
+        var text = Utf8TextFile.Read(Path);
         var start = text.AsSpan().TrimStart();
         if (start.Length == 0) throw new InvalidFileException(Path, "the file is empty");
         // Like Hugging Face's JSON loader, either extension may hold an array or JSON lines.
