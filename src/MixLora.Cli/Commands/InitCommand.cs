@@ -27,7 +27,8 @@ public static class InitCommand
         var microBatchSize = new Option<int?>("--micro-batch-size") { Description = "Examples per forward pass (must divide --batch-size)." };
         var evaluateSteps = new Option<int?>("--evaluate-steps") { Description = "Evaluate every N micro-steps during training." };
         var evaluateBatchSize = new Option<int?>("--evaluate-batch-size") { Description = "Evaluation batch size." };
-        var numEpochs = new Option<int?>("--num-epochs") { Description = "Passes over the training data." };
+        var numEpochs = new Option<double?>("--num-epochs") { Description = "Passes over the training data (a fraction such as 1.5 ends part-way through the last pass)." };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many optimizer steps, whatever --num-epochs says (max_steps)." };
         var loraPlus = new Option<double?>("--loraplus-lr-ratio") { Description = "LoRA+ learning-rate ratio lora_B / lora_A (>= 1)." };
         var rank = new Option<int?>("--r") { Description = "LoRA rank r (MixLoRA: of the experts and attention LoRAs)." };
         var alpha = new Option<int?>("--alpha") { Description = "lora_alpha (the scaling is alpha / r, or alpha / sqrt(r) with --use-rslora)." };
@@ -43,7 +44,7 @@ public static class InitCommand
         var command = new Command("init", "Write a training config (MoE-PEFT format) from a template, like the reference's `launch.py gen`.")
         {
             template, tasks, multiTask, append, output, adapterName, dataPath, prompt, cutoffLen, saveStep, scheduler, warmupSteps, lr,
-            batchSize, microBatchSize, evaluateSteps, evaluateBatchSize, numEpochs, loraPlus, rank, alpha, routing, numExperts, topK,
+            batchSize, microBatchSize, evaluateSteps, evaluateBatchSize, numEpochs, maxSteps, loraPlus, rank, alpha, routing, numExperts, topK,
             useDora, useRsLora, groupByLength,
             responseOnly, addEos,
         };
@@ -73,6 +74,7 @@ public static class InitCommand
                 EvaluateSteps = parse.GetValue(evaluateSteps),
                 EvaluateBatchSize = parse.GetValue(evaluateBatchSize),
                 NumEpochs = parse.GetValue(numEpochs),
+                MaxSteps = parse.GetValue(maxSteps),
                 LoraPlusLrRatio = parse.GetValue(loraPlus),
                 R = parse.GetValue(rank),
                 LoraAlpha = parse.GetValue(alpha),
@@ -106,6 +108,7 @@ public static class InitCommand
         var task = a.IsCasual ? $"casual on {a.Data}" : $"task {a.TaskName}" + (a.Data is null ? "" : $" on {a.Data}");
         var lr = a.Lr.ToString("G", CultureInfo.InvariantCulture);
         return $"{a.Name}: {task}; {kind}, r {peft.R}, alpha {peft.LoraAlpha}; lr {lr} {a.SchedulerType}, " +
-               $"batch {a.BatchSize} (micro {a.EffectiveMicroBatchSize}), {a.NumEpochs} epoch(s)";
+               $"batch {a.BatchSize} (micro {a.EffectiveMicroBatchSize}), " +
+               (a.MaxSteps is int steps ? $"{steps} optimizer steps" : $"{a.NumEpochs.ToString(CultureInfo.InvariantCulture)} epoch(s)");
     }
 }

@@ -60,10 +60,20 @@ public sealed record AdapterTrainingConfig
     /// <summary>Examples per forward pass; null = <see cref="BatchSize"/>. Must divide it.</summary>
     [JsonPropertyName("micro_batch_size")] public int? MicroBatchSize { get; init; }
 
-    [JsonPropertyName("num_epochs")] public int NumEpochs { get; init; }
+    /// <summary>Passes over the data (required, &gt; 0); a fraction ends part-way through the last pass (1.5 = one and a half).</summary>
+    [JsonPropertyName("num_epochs")] public double NumEpochs { get; init; }
 
-    /// <summary>true: order the data by token length, longest first; false: one seeded shuffle (spec §6.2).</summary>
+    /// <summary>Ours: stop after this many optimizer steps, whatever <see cref="NumEpochs"/> says (the data repeats as needed).</summary>
+    [JsonPropertyName("max_steps")] public int? MaxSteps { get; init; }
+
+    /// <summary>true: order the data by token length, longest first; false: a seeded shuffle (spec §6.2).</summary>
     [JsonPropertyName("group_by_length")] public bool GroupByLength { get; init; }
+
+    /// <summary>
+    /// Ours: draw a new seeded shuffle for every epoch (the first epoch's order is the same either way). false is the
+    /// reference's behaviour (a QUIRK: one shuffle, every epoch in the same order). Ignored with <see cref="GroupByLength"/>.
+    /// </summary>
+    [JsonPropertyName("shuffle_each_epoch")] public bool ShuffleEachEpoch { get; init; } = true;
 
     /// <summary>Evaluation batch size; the reference requires it when <see cref="TaskName"/> holds a task key.</summary>
     [JsonPropertyName("evaluate_batch_size")] public int? EvaluateBatchSize { get; init; }
@@ -102,9 +112,23 @@ public sealed record AdapterTrainingConfig
     /// <summary>Micro-batches per optimizer step (batch_size / micro_batch_size).</summary>
     [JsonIgnore] public int AccumulationSteps => BatchSize / Math.Max(1, EffectiveMicroBatchSize);
 
-    /// <summary>Optimizer steps of the whole run: ceil(examples / batch_size) × num_epochs (spec §6.5).</summary>
+    /// <summary>
+    /// Optimizer steps of the whole run, which the learning-rate schedule spans: <c>max_steps</c> when set, else
+    /// ceil(examples / batch_size) × num_epochs (spec §6.5), rounded up for a fractional num_epochs.
+    /// </summary>
     public int TotalOptimizerSteps(int exampleCount) =>
-        (exampleCount + BatchSize - 1) / Math.Max(1, BatchSize) * NumEpochs;
+        MaxSteps ?? CeilingOf((exampleCount + BatchSize - 1) / Math.Max(1, BatchSize) * NumEpochs);
+
+    /// <summary>
+    /// Micro-batches of the whole run: max_steps × (batch_size / micro_batch_size) when max_steps is set, else
+    /// ceil(examples / micro_batch_size) per epoch × num_epochs, rounded up (a micro-batch never spans two epochs).
+    /// </summary>
+    public int TotalMicroSteps(int exampleCount) =>
+        MaxSteps is int steps ? steps * AccumulationSteps
+        : CeilingOf((exampleCount + EffectiveMicroBatchSize - 1) / Math.Max(1, EffectiveMicroBatchSize) * NumEpochs);
+
+    // 2.9999999999999996 (0.1 × 30 in binary) is 3 steps, not 4.
+    private static int CeilingOf(double steps) => (int)Math.Ceiling(steps - 1e-9);
 
     /// <summary>Warmup steps for the scheduler: <see cref="WarmupSteps"/> when &gt; 0, else warmup_ratio × total steps.</summary>
     public double WarmupStepsFor(int totalOptimizerSteps) =>

@@ -68,7 +68,9 @@ public sealed partial record TrainingConfig
             throw new InvalidFileException(source, $"lora[{index}] must be an adapter object, got {JsonSource.Show(element)}");
         string? name = element.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
         var location = AdapterLocation(index, name) + ": ";
-        CheckKeys(element, source, location, known: null, RequiredAdapterKeys);
+        // max_steps sets the run's length, so num_epochs may then be left out.
+        var required = element.TryGetProperty("max_steps", out _) ? [.. RequiredAdapterKeys.Where(k => k != "num_epochs")] : RequiredAdapterKeys;
+        CheckKeys(element, source, location, known: null, required);
 
         var training = Deserialize<AdapterTrainingConfig>(JsonObject.Create(element)!, element, source, location);
         AdapterConfig adapter;
@@ -108,7 +110,7 @@ public sealed partial record TrainingConfig
         "lora" => " (the list of adapters to train)",
         "lr" => " (the learning rate, a number > 0)",
         "batch_size" => " (examples per optimizer step, an integer > 0)",
-        "num_epochs" => " (an integer > 0)",
+        "num_epochs" => " (passes over the data, a number > 0; max_steps may cut the run short)",
         _ => "",
     };
 

@@ -63,7 +63,8 @@ public sealed partial record TrainingConfig
             if (micro > a.BatchSize || a.BatchSize % micro != 0)
                 Fail($"micro_batch_size {micro} must divide batch_size {a.BatchSize}");
         }
-        if (a.NumEpochs <= 0) Fail($"key \"num_epochs\" must be an integer > 0, got {a.NumEpochs}");
+        if (a.MaxSteps is null && (!(a.NumEpochs > 0) || double.IsInfinity(a.NumEpochs))) Fail($"key \"num_epochs\" must be a number > 0, got {a.NumEpochs}");
+        if (a.MaxSteps is <= 0) Fail($"key \"max_steps\" must be an integer > 0 (or absent), got {a.MaxSteps}");
         if (a.EvaluateBatchSize is <= 0) Fail($"key \"evaluate_batch_size\" must be an integer > 0, got {a.EvaluateBatchSize}");
         if (a.EvaluateSteps is <= 0) Fail($"key \"evaluate_steps\" must be an integer > 0, got {a.EvaluateSteps}");
         if (a.TaskKeys.Count > 0 && a.EvaluateBatchSize is null)

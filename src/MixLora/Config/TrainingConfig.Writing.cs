@@ -53,7 +53,9 @@ public sealed partial record TrainingConfig
             var value = property.GetValue(record);
             if (value is null or IReadOnlyList<AdapterTrainingConfig>) continue;
             writer.WritePropertyName(key);
-            WriteValue(writer, value);
+            // The reference iterates range(num_epochs): a whole number of epochs must stay a JSON integer.
+            if (key == "num_epochs" && value is double epochs && epochs == Math.Floor(epochs)) writer.WriteNumberValue((long)epochs);
+            else WriteValue(writer, value);
         }
     }
 

@@ -40,7 +40,8 @@ public sealed record TrainingConfigGenerateOptions
     public int? MicroBatchSize { get; init; }
     public int? EvaluateSteps { get; init; }
     public int? EvaluateBatchSize { get; init; }
-    public int? NumEpochs { get; init; }
+    public double? NumEpochs { get; init; }
+    public int? MaxSteps { get; init; }
     public double? LoraPlusLrRatio { get; init; }
     public bool? UseDora { get; init; }
     public bool? UseRsLora { get; init; }

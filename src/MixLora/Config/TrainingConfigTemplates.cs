@@ -147,6 +147,7 @@ public static class TrainingConfigTemplates
         EvaluateSteps = o.EvaluateSteps ?? a.EvaluateSteps,
         EvaluateBatchSize = o.EvaluateBatchSize ?? a.EvaluateBatchSize,
         NumEpochs = o.NumEpochs ?? a.NumEpochs,
+        MaxSteps = o.MaxSteps ?? a.MaxSteps,
         LoraPlusLrRatio = o.LoraPlusLrRatio ?? a.LoraPlusLrRatio,
         GroupByLength = o.GroupByLength ?? a.GroupByLength,
         TrainOnInputs = o.TrainOnInputs ?? a.TrainOnInputs,

@@ -7,17 +7,21 @@ using TorchSharp.Modules;
 namespace MixLora.Training;
 
 /// <summary>
-/// One adapter being trained: its data (tokenised, in a fixed order), cursor and epoch, optimizer and schedule, and
-/// step counters. Micro-batches never span epochs; the same order is used every epoch (spec §6.2).
+/// One adapter being trained: its data (tokenised), the visiting order of the current epoch, cursor and epoch,
+/// optimizer and schedule, and step counters. Micro-batches never span epochs; each epoch's order comes from
+/// the order function given to the constructor (spec §6.2).
 /// </summary>
 public sealed class AdapterTask : IDisposable
 {
-    public AdapterTask(AdapterTrainingConfig config, Adapter adapter, IReadOnlyList<TokenizedExample> examples, int[] order, string directory)
+    private readonly Func<int, int[]> _orderOfEpoch;
+
+    public AdapterTask(AdapterTrainingConfig config, Adapter adapter, IReadOnlyList<TokenizedExample> examples, Func<int, int[]> orderOfEpoch, string directory)
     {
         Config = config;
         Adapter = adapter;
         Examples = examples;
-        Order = order;
+        _orderOfEpoch = orderOfEpoch;
+        Order = orderOfEpoch(1);
         Directory = directory;
         Statistics = adapter.Config.IsMixLora ? adapter.CollectRouterStatistics() : null;
         var named = adapter.NamedTensors.Select(kv => (kv.Key, (Parameter)kv.Value)).ToList();
@@ -29,8 +33,7 @@ public sealed class AdapterTask : IDisposable
             : new AdamW(groups, weightDecay: config.WeightDecay);
         OptimizerSteps = config.TotalOptimizerSteps(examples.Count);
         Schedule = LrSchedule.Create(config.SchedulerType, (int)Math.Round(config.WarmupStepsFor(OptimizerSteps)), OptimizerSteps, config.Lr);
-        int perEpoch = (examples.Count + config.EffectiveMicroBatchSize - 1) / config.EffectiveMicroBatchSize;
-        TotalMicroSteps = perEpoch * config.NumEpochs;
+        TotalMicroSteps = config.TotalMicroSteps(examples.Count);
     }
 
     public AdapterTrainingConfig Config { get; }
@@ -54,7 +57,8 @@ public sealed class AdapterTask : IDisposable
     public double? LastLoss { get; set; }
     public string? StoppedReason { get; set; }
 
-    public bool Done => Epoch > Config.NumEpochs || StoppedReason is not null;
+    /// <summary>All micro-steps of num_epochs (or max_steps) are taken, or training stopped on a non-finite value.</summary>
+    public bool Done => MicroStep >= TotalMicroSteps || StoppedReason is not null;
 
     /// <summary>Length of the next micro-batch's longest example (the "optim" dispatcher balances on it).</summary>
     public int NextLength => NextIndices().Max(i => Examples[i].Length);
@@ -68,6 +72,7 @@ public sealed class AdapterTask : IDisposable
         {
             Cursor = 0;
             Epoch++;
+            Order = _orderOfEpoch(Epoch);
         }
         return new MicroBatch(Adapter, indices.Select(i => (IReadOnlyList<int>)Examples[i].InputIds).ToList(),
             indices.Select(i => (IReadOnlyList<int>)Examples[i].LabelMask).ToList());
@@ -86,9 +91,19 @@ public sealed class AdapterTask : IDisposable
         if (MicroStep % Config.AccumulationSteps == 0) OptimizerStepNow();
     }
 
-    /// <summary>Applies accumulated gradients with the scheduled learning rate, then clears them.</summary>
+    /// <summary>
+    /// Applies accumulated gradients with the scheduled learning rate, then clears them. A NaN or infinite gradient is
+    /// never applied: the adapter stops (<see cref="StoppedReason"/>) with the weights of its last good step.
+    /// </summary>
     public void OptimizerStepNow()
     {
+        if (Optimizer.FirstNonFiniteGradient() is { } bad)
+        {
+            StoppedReason = $"the gradient of {bad} became non-finite (NaN or infinite) at optimizer step {OptimizerStep + 1}; " +
+                            "stopped before applying it, the last checkpoint is kept";
+            Optimizer.ZeroGrad();
+            return;
+        }
         Optimizer.SetLearningRateScale(Schedule.Multiplier((int)OptimizerStep));
         Optimizer.Step();
         Optimizer.ZeroGrad();

@@ -73,6 +73,21 @@ public abstract class Optimizer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The name of the first parameter whose gradient holds a NaN or an infinity, or null when all are finite (one
+    /// host synchronisation for the common case).
+    /// </summary>
+    public string? FirstNonFiniteGradient()
+    {
+        using var scope = NewDisposeScope();
+        var withGrad = _byName.Where(kv => kv.Value.grad is not null).ToList();
+        if (withGrad.Count == 0) return null;
+        var finite = stack(withGrad.Select(kv => isfinite(kv.Value.grad!).all()).ToArray()); // [P] bool
+        if (finite.all().item<bool>()) return null;
+        var flags = finite.data<bool>().ToArray();
+        return withGrad[Array.IndexOf(flags, false)].Key;
+    }
+
     /// <summary>Drops every gradient (torch's <c>zero_grad(set_to_none=True)</c>), so parameters untouched by the next backward are skipped.</summary>
     public void ZeroGrad()
     {

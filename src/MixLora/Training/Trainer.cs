@@ -81,7 +81,9 @@ public sealed class Trainer
                     throw new MixLoraException($"adapter \"{cfg.Name}\": no example has a token to learn (check cutoff_len and train_on_inputs)");
                 // Seeds derive from the adapter's name, not its position, so an adapter trains the same alone or with others.
                 long seed = AdapterSeed(_options.Seed, cfg.Name);
-                var order = DataOrder.Create(examples.Select(e => e.Length).ToList(), cfg.GroupByLength, (int)(seed & int.MaxValue));
+                var lengths = examples.Select(e => e.Length).ToList();
+                int orderSeed = (int)(seed & int.MaxValue);
+                Func<int, int[]> order = epoch => DataOrder.ForEpoch(lengths, cfg.GroupByLength, cfg.ShuffleEachEpoch, orderSeed, epoch);
                 var adapterConfig = cfg.Adapter with { BaseModelNameOrPath = modelName, TaskType = cfg.Adapter.TaskType ?? "CAUSAL_LM" };
                 var adapter = Adapter.Create(_model.Model, adapterConfig,
                     new AdapterOptions { Seed = seed, ExpertPath = _options.ExpertPath });
@@ -203,8 +205,13 @@ public sealed class Trainer
             }
             double lr = task.CurrentLearningRate;
             task.AfterBackward();
+            if (task.StoppedReason is not null)
+            {
+                _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+                continue;
+            }
             task.LastLoss = loss;
-            reports.Add((task, new StepReport(task.Name, task.MicroStep, task.TotalMicroSteps, task.OptimizerStep, Math.Min(epoch, task.Config.NumEpochs),
+            reports.Add((task, new StepReport(task.Name, task.MicroStep, task.TotalMicroSteps, task.OptimizerStep, epoch,
                 loss, aux, lr, tokens, 0, 0)));
         }
         return reports;
@@ -215,6 +222,11 @@ public sealed class Trainer
         foreach (var task in tasks.Where(t => t.StoppedReason is null))
         {
             if (task.MicroStep % task.Config.AccumulationSteps != 0) task.OptimizerStepNow(); // flush a partial accumulation
+            if (task.StoppedReason is not null)
+            {
+                _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+                continue;
+            }
             task.Adapter.Save(task.Directory, AdapterWeightFormat.Bin);
             var plots = RunPlots.Save(task.Directory, task.Name, task.Statistics);
             _observer?.OnMessage($"adapter \"{task.Name}\" saved to {task.Directory}" + (plots.Count > 0 ? $" (plots: {string.Join(", ", plots.Select(Path.GetFileName))})" : ""));

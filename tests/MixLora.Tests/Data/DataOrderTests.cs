@@ -39,5 +39,22 @@ public class DataOrderTests
         Assert.Throws<ArgumentOutOfRangeException>(() => DataOrder.Shuffled(-1, 1));
     }
 
+    [Fact]
+    public void LaterEpochsDrawTheirOwnShuffle()
+    {
+        var lengths = new int[1000];
+        var first = DataOrder.ForEpoch(lengths, groupByLength: false, shuffleEachEpoch: true, seed: 42, epoch: 1);
+        var second = DataOrder.ForEpoch(lengths, groupByLength: false, shuffleEachEpoch: true, seed: 42, epoch: 2);
+        var third = DataOrder.ForEpoch(lengths, groupByLength: false, shuffleEachEpoch: true, seed: 42, epoch: 3);
+        Assert.Equal(DataOrder.Shuffled(1000, 42), first);
+        Assert.Equal(Enumerable.Range(0, 1000), second.Order());
+        Assert.NotEqual(first, second);
+        Assert.NotEqual(second, third);
+        Assert.Equal(second, DataOrder.ForEpoch(lengths, false, true, 42, 2));              // a resume recomputes it
+        Assert.Equal(first, DataOrder.ForEpoch(lengths, false, shuffleEachEpoch: false, 42, 2)); // the reference's order
+        int[] varied = [3, 5, 3, 7, 5, 1];
+        Assert.Equal(DataOrder.ByLengthDescending(varied), DataOrder.ForEpoch(varied, groupByLength: true, true, 42, 5));
+    }
+
     private static readonly int[] PinnedSeed42Of10 = [9, 0, 4, 2, 5, 7, 3, 8, 1, 6];
 }

@@ -35,6 +35,9 @@ public class TrainingConfigErrorTests
         { "\"micro_batch_size\": 0,", "key \"micro_batch_size\" must be an integer > 0, got 0" },
         { "\"evaluate_steps\": 0,", "key \"evaluate_steps\" must be an integer > 0" },
         { "\"learning_rate\": 0.1,", "lora[0] (\"a\"): unknown key \"learning_rate\"" },
+        { "\"max_steps\": 0,", "lora[0] (\"a\"): key \"max_steps\" must be an integer > 0 (or absent), got 0" },
+        { "\"max_steps\": 2.5,", "key \"max_steps\" must be an integer, got 2.5" },
+        { "\"shuffle_each_epoch\": \"yes\",", "key \"shuffle_each_epoch\" must be true or false, got \"yes\"" },
         { "\"num_epoch\": 2,", "lora[0] (\"a\"): unknown key \"num_epoch\"; did you mean \"num_epochs\"?" },
         { "\"lora-alpha\": 16,", "unknown key \"lora-alpha\"; did you mean \"lora_alpha\"?" },
         { "\"Top_K\": 2,", "unknown key \"Top_K\"; did you mean \"top_k\"?" },
@@ -80,6 +83,8 @@ public class TrainingConfigErrorTests
     [InlineData("\"save_step\": 100,", "", "missing key \"save_step\"")]
     [InlineData("\"train_strategy\": \"optim\",", "\"train_strategy\": \"fast\",", "unknown train_strategy \"fast\" (valid: optim, none)")]
     [InlineData("\"train_strategy\": \"optim\",", "\"train_strategy\": 1,", "key \"train_strategy\" must be a string, got 1")]
+    [InlineData("\"num_epochs\": 1,", "\"num_epochs\": 0,", "lora[0] (\"a\"): key \"num_epochs\" must be a number > 0, got 0")]
+    [InlineData("\"num_epochs\": 1,", "", "lora[0] (\"a\"): missing key \"num_epochs\" (passes over the data, a number > 0; max_steps may cut the run short)")]
     [InlineData("\"cutoff_len\": 256,", "\"cutoff_len\": \"256\",", "key \"cutoff_len\" must be an integer, got \"256\"")]
     public void RunWideValueErrors(string original, string replacement, string expected) =>
         Assert.Contains(expected, Fails(TrainingConfigFixtures.Minimal().Replace(original, replacement)).Message);

@@ -119,6 +119,32 @@ public class TrainingConfigLoadTests
     }
 
     [Fact]
+    public void RunLengthKeys()
+    {
+        var minimal = TrainingConfigFixtures.Minimal();
+        var defaults = TrainingConfig.Parse(minimal, "c.json").Lora[0];
+        Assert.Equal((1.0, null, true), (defaults.NumEpochs, defaults.MaxSteps, defaults.ShuffleEachEpoch));
+        Assert.Contains("\"num_epochs\": 1,", TrainingConfig.Parse(minimal, "c.json").ToJson()); // whole epochs stay integers for the reference
+
+        var fractional = TrainingConfig.Parse(minimal.Replace("\"num_epochs\": 1", "\"num_epochs\": 1.5"), "c.json");
+        var a = fractional.Lora[0];
+        Assert.Equal(1.5, a.NumEpochs);
+        Assert.Equal(5, a.TotalOptimizerSteps(48));                  // ceil(3 × 1.5)
+        Assert.Equal(5, a.TotalMicroSteps(48));                      // micro = batch: 3 per epoch × 1.5, rounded up
+        Assert.Equal(1, (a with { NumEpochs = 0.1 }).TotalOptimizerSteps(10 * 16)); // 10 × 0.1 is 1, not 2
+        Assert.Contains("\"num_epochs\": 1.5,", fractional.ToJson());
+
+        // max_steps replaces num_epochs, which may then be left out.
+        var steps = TrainingConfig.Parse(minimal.Replace("\"num_epochs\": 1,", "\"max_steps\": 7, \"shuffle_each_epoch\": false,"), "c.json");
+        var b = steps.Lora[0];
+        Assert.Equal((7, false), (b.MaxSteps, b.ShuffleEachEpoch));
+        Assert.Equal(7, b.TotalOptimizerSteps(48));
+        Assert.Equal(7, b.TotalMicroSteps(48));                      // 7 × (batch 16 / micro 16)
+        Assert.Equal(28, (b with { MicroBatchSize = 4 }).TotalMicroSteps(48)); // 4 micro-batches per optimizer step
+        Assert.Equal(steps.ToJson(), TrainingConfig.Parse(steps.ToJson(), "again").ToJson());
+    }
+
+    [Fact]
     public void WarmupStepsWinOverWarmupRatioWhenPositive()
     {
         var config = TrainingConfig.Parse(TrainingConfigFixtures.Minimal("\"warmup_ratio\": 0.25, \"warmup_steps\": 3,"), "c.json");
