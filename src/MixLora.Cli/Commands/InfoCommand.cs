@@ -2,22 +2,41 @@ using System.CommandLine;
 using MixLora.Adapters;
 using MixLora.Config;
 using MixLora.IO;
+using MixLora.Training;
 using Spectre.Console;
 
 namespace MixLora.Cli.Commands;
 
-/// <summary>`mixlora info`: describe a model folder and, optionally, an adapter on it.</summary>
+/// <summary>`mixlora info`: describe a model folder and, optionally, an adapter on it; or a training run folder.</summary>
 public static class InfoCommand
 {
     public static Command Create(CliConsole console)
     {
         var common = new CommonOptions();
         var adapter = new Option<string?>("--adapter", "-a") { Description = "Also describe this adapter folder (checked against the model)." };
-        var command = new Command("info", "Describe a model (family, sizes, parameters, dtype, tokenizer) and optionally an adapter.") { adapter };
+        var path = new Argument<string?>("path")
+        {
+            Description = "A training run folder (the output of `mixlora train`): lists its checkpoint and adapters without loading " +
+                          "any weights. A model folder here is the same as --model.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var command = new Command("info", "Describe a model (family, sizes, parameters, dtype, tokenizer), optionally an adapter, or a training run folder.")
+        {
+            path, adapter,
+        };
         common.AddTo(command);
         command.SetAction(parse =>
         {
-            using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
+            var target = parse.GetValue(path);
+            if (target is not null && RunSummary.IsRunFolder(target))
+            {
+                RunTable.Print(console, RunSummary.Read(target));
+                return 0;
+            }
+            if (target is not null && !File.Exists(Path.Combine(target, HfModelFolder.ConfigFile)))
+                throw new MixLoraException($"{target}: neither a model folder (no {HfModelFolder.ConfigFile}) nor a training run folder " +
+                                           $"(no {RunCheckpoint.FolderName}/ and no <adapter>/{MetricsLog.FileName})");
+            using var model = PretrainedModel.Load(target ?? common.ModelDir(parse), common.RunOptions(parse));
             Print(console, "Model " + model.Directory, model.Describe());
             if (parse.GetValue(adapter) is { } dir)
             {
