@@ -7,7 +7,7 @@ namespace MixLora.Cli;
 /// <summary>The `mixlora` command line: parses arguments and calls the library. Holds no tensor code.</summary>
 public static class CliApp
 {
-    /// <summary>Runs the CLI and returns the process exit code (0 ok, 1 user error, 2 usage error, 130 interrupted).</summary>
+    /// <summary>Runs the CLI and returns the process exit code (0 ok, 1 user error, 2 usage error or unusable output location, 130 interrupted).</summary>
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
         var console = new CliConsole(output ?? Console.Out, error ?? Console.Error);
@@ -27,8 +27,19 @@ public static class CliApp
         {
             return parse.Invoke(config);
         }
+        catch (IO.OutputLocationException e)
+        {
+            console.Error(e.Message);
+            return 2;
+        }
         catch (MixLoraException e)
         {
+            console.Error(e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The file system refused something (disk full, permissions changed mid-run): say what, without a stack trace.
             console.Error(e.Message);
             return 1;
         }

@@ -15,6 +15,7 @@ public static class ConvertCommand
         llama2c.SetAction(parse =>
         {
             var dir = parse.GetValue(output)!;
+            OutputPath.CheckFolder(dir, "--output");
             var header = Llama2cConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(tokenizer)!, dir);
             console.Info($"converted: dim {header.Dim}, {header.Layers} layers, {header.Heads} heads ({header.KvHeads} kv), vocab {header.VocabSize}, " +
                          $"{(header.SharedClassifier ? "tied" : "separate")} classifier -> {dir}");
@@ -26,6 +27,7 @@ public static class ConvertCommand
         legacy.SetAction(parse =>
         {
             var dir = parse.GetValue(legacyOutput)!;
+            OutputPath.CheckFolder(dir, "--output");
             LegacyAdapterConverter.Convert(parse.GetValue(input)!, dir);
             console.Info($"converted legacy adapter -> {dir}");
             return 0;

@@ -11,6 +11,7 @@ public static class DemoRunner
     public static int Run(CliConsole console, ParseResult parse, CommonOptions common, string? output, long seed, int logEvery)
     {
         var runDir = output ?? Path.Combine("runs", "demo");
+        OutputPath.CheckFolder(runDir, "--output");
         console.Info("Demo: fine-tuning a MixLoRA adapter (4 experts, top-2, r 8) on the bundled stories260K model with a small");
         console.Info("synthetic multi-task dataset (repeat a word, plurals, who/what questions), then scoring held-out examples.");
         using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));

@@ -44,7 +44,8 @@ public static class EvaluateCommand
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N examples of each task." };
         var output = new Option<string>("--output", "-o")
         {
-            Description = "Results file (JSON list as the reference's evaluator writes); router-profile PNGs are saved next to it.",
+            Description = "Results file (JSON list as the reference's evaluator writes); router-profile PNGs are saved next to it. " +
+                          "- prints the JSON to standard output instead (no table, no plots).",
             DefaultValueFactory = _ => Path.Combine("runs", "evaluate", "results.json"),
         };
         var template = new Option<string>("--template")
@@ -84,6 +85,9 @@ public static class EvaluateCommand
             var adapterSpecs = (parse.GetValue(adapters) ?? []).Select(ParseAdapter).ToList();
             if (adapterSpecs.Count == 0 && parse.GetValue(loraOnly))
                 throw new MixLoraException("--lora-only needs at least one --adapter");
+            var resultsPath = parse.GetValue(output)!;
+            bool toStdout = OutputPath.IsStandardOutput(resultsPath);
+            if (!toStdout) OutputPath.CheckFile(resultsPath, "--output");
             var taskKeys = ParseTasks(parse.GetValue(tasks)!);
             string dataDir = parse.GetValue(data) ?? CommonOptions.BundledDataDir;
             var dataOptions = new EvaluationDataOptions { Template = PromptTemplate.Resolve(parse.GetValue(template)), Strict = parse.GetValue(strict) };
@@ -104,19 +108,43 @@ public static class EvaluateCommand
                 var view = new EvaluationProgressView(console);
                 var report = view.Run(!Console.IsOutputRedirected && ReferenceEquals(console.Out, Console.Out), taskData.Select(t => (t.TaskKey, Count(t, options))).ToList(),
                     progress => CommonsenseEvaluator.Run(model.Model, model.Tokenizer, targets, taskData, options with { Progress = progress }, model.StopIds));
-                string path = Path.GetFullPath(parse.GetValue(output)!);
-                EvaluationResultsFile.Write(path, report);
-                var plots = RouterProfilePlots.Save(path, report);
+                if (toStdout)
+                {
+                    // Standard output carries the JSON alone (no table, no plots), so it can be piped.
+                    console.Out.Write(EvaluationResultsFile.ToJson(report) + "\n");
+                    return 0;
+                }
                 EvaluationTable.Print(console, report);
-                console.Info($"results: {path}" + (plots.Count > 0 ? $"; router profiles: {string.Join(", ", plots)}" : ""));
+                return SaveResults(console, Path.GetFullPath(resultsPath), report);
             }
             finally
             {
                 foreach (var a in loaded) a.Dispose();
             }
-            return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Writes the results file and router plots. The location was checked before the evaluation, but if the write
+    /// still fails (disk full, permissions changed) the finished results go to a fallback file instead of being lost.
+    /// </summary>
+    private static int SaveResults(CliConsole console, string path, EvaluationReport report)
+    {
+        try
+        {
+            EvaluationResultsFile.Write(path, report);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or MixLoraException)
+        {
+            var fallback = Path.Combine(Path.GetTempPath(), $"mixlora-results-{DateTime.Now:yyyyMMdd-HHmmss}-{Environment.ProcessId}.json");
+            EvaluationResultsFile.Write(fallback, report);
+            console.Error($"could not write {path} ({e.Message}); the results were saved to {fallback}");
+            return 1;
+        }
+        var plots = RouterProfilePlots.Save(path, report);
+        console.Info($"results: {path}" + (plots.Count > 0 ? $"; router profiles: {string.Join(", ", plots)}" : ""));
+        return 0;
     }
 
     private static int Count(EvaluationTaskData task, EvaluationOptions options) =>

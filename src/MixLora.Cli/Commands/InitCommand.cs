@@ -14,7 +14,7 @@ public static class InitCommand
         var tasks = new Option<string>("--tasks") { Description = "Task keys (arc-e, arc-c, boolq, obqa, piqa, siqa, hellaswag, winogrande) and/or .json/.jsonl data files, joined by ';'.", Required = true };
         var multiTask = new Option<bool>("--multi-task") { Description = "Train one adapter on all tasks together instead of one adapter per task." };
         var append = new Option<bool>("--append") { Description = "Add the new adapters to the existing --output file (names continue its numbering)." };
-        var output = new Option<string>("--output", "-o") { Description = "Config file to write.", DefaultValueFactory = _ => "moe_peft.json" };
+        var output = new Option<string>("--output", "-o") { Description = "Config file to write; - writes it to standard output (data paths then stay relative to the current folder).", DefaultValueFactory = _ => "moe_peft.json" };
         var adapterName = new Option<string?>("--adapter-name") { Description = "Name adapters \"{NAME}_{i}\" instead of after their task." };
         var dataPath = new Option<string?>("--data-path") { Description = "Data file or folder per task, joined by ';' (task keys need the LLM-Adapters train.json)." };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt template: alpaca, moe_peft or a template JSON file." };
@@ -52,13 +52,16 @@ public static class InitCommand
         {
             static bool? FlagOrNull(bool set) => set ? true : null;
             var path = parse.GetValue(output)!;
+            bool toStdout = OutputPath.IsStandardOutput(path);
+            if (toStdout && parse.GetValue(append)) throw new OutputLocationException("--append needs a config file to add to, not --output -");
+            if (!toStdout) OutputPath.CheckFile(path, "--output");
             var options = new TrainingConfigGenerateOptions
             {
                 Template = parse.GetValue(template)!,
                 // Paths on the command line are relative to where the user stands; the config stores them relative
                 // to its own folder, which is what `train` resolves them against.
                 BaseDir = Directory.GetCurrentDirectory(),
-                ConfigDir = Path.GetDirectoryName(Path.GetFullPath(path)),
+                ConfigDir = toStdout ? null : Path.GetDirectoryName(Path.GetFullPath(path)),
                 Tasks = parse.GetValue(tasks)!,
                 MultiTask = parse.GetValue(multiTask),
                 AdapterName = parse.GetValue(adapterName),
@@ -89,11 +92,14 @@ public static class InitCommand
             };
             var existing = parse.GetValue(append) ? TrainingConfig.Load(path) : null;
             var config = TrainingConfigTemplates.Generate(options, existing);
-            AtomicFile.WriteAllText(path, config.ToJson() + "\n");
+            // With --output - the config is the only thing on standard output; the summary goes to standard error.
+            if (toStdout) console.Out.Write(config.ToJson() + "\n");
+            else AtomicFile.WriteAllText(path, config.ToJson() + "\n");
 
             int added = config.Lora.Count - (existing?.Lora.Count ?? 0);
-            console.Out.WriteLine($"wrote {path}: {config.Lora.Count} adapter(s) ({added} new), cutoff_len {config.CutoffLen}, save_step {config.SaveStep}");
-            foreach (var adapter in config.Lora.Skip(config.Lora.Count - added)) console.Out.WriteLine("  " + Describe(adapter));
+            var summary = toStdout ? console.Err : console.Out;
+            summary.WriteLine($"wrote {(toStdout ? "the config to standard output" : path)}: {config.Lora.Count} adapter(s) ({added} new), cutoff_len {config.CutoffLen}, save_step {config.SaveStep}");
+            foreach (var adapter in config.Lora.Skip(config.Lora.Count - added)) summary.WriteLine("  " + Describe(adapter));
             return 0;
         });
         return command;

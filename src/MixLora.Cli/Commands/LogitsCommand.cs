@@ -19,9 +19,12 @@ public static class LogitsCommand
         command.SetAction(parse =>
         {
             var ids = CliParsing.ParseIds(parse.GetValue(inputIds)!, "--input-ids");
+            var path = parse.GetValue(output)!;
+            if (OutputPath.IsStandardOutput(path))
+                throw new OutputLocationException("--output -: logits are a binary safetensors file; give a file path");
+            OutputPath.CheckFile(path, "--output");
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
             using var attached = adapter.Attach(parse, model);
-            var path = parse.GetValue(output)!;
             var shape = LogitsProbe.Write(model, ids, path);
             console.Info($"wrote logits [{string.Join(", ", shape)}] to {path}");
             return 0;

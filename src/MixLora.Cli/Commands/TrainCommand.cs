@@ -14,6 +14,7 @@ public static class TrainCommand
         var config = new Option<string?>("--config", "-c") { Description = "MoE-PEFT training config (JSON; see `mixlora init`). Without it, the built-in demo runs." };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder: one sub-folder per adapter (adapter files, metrics.jsonl, plots) and the resume checkpoint. Default: ./runs/<config name>." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the run folder; the result equals an uninterrupted run." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start afresh in a run folder that holds an earlier run (its checkpoint and adapter folders are deleted; other files are kept)." };
         var seed = new Option<long>("--seed") { Description = "Seed of data order, initialisation, dropout and router jitter.", DefaultValueFactory = _ => 42 };
         var deterministic = new Option<bool>("--deterministic") { Description = "Use one CPU thread so results are identical across machines." };
         var expertPath = new Option<string>("--expert-path") { Description = "MixLoRA expert computation: auto, vanilla, shared or fused (same numbers).", DefaultValueFactory = _ => "auto" };
@@ -23,7 +24,7 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "When output is redirected, print a progress line every N steps.", DefaultValueFactory = _ => 10 };
         var command = new Command("train", "Fine-tune LoRA/MixLoRA adapters (several at once in fused batches) on a frozen base model.")
         {
-            config, output, resume, seed, deterministic, expertPath, checkpointing, noEvaluate, evalData, logEvery,
+            config, output, resume, overwrite, seed, deterministic, expertPath, checkpointing, noEvaluate, evalData, logEvery,
         };
         common.AddTo(command);
         command.SetAction(parse =>
@@ -32,6 +33,9 @@ public static class TrainCommand
             if (configPath is null) return DemoRunner.Run(console, parse, common, parse.GetValue(output), parse.GetValue(seed), parse.GetValue(logEvery));
             var trainingConfig = TrainingConfig.Load(configPath);
             var outputDir = parse.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
+            // Everything that can be checked is checked before the model loads and the data is tokenised.
+            OutputPath.CheckFolder(outputDir, "--output");
+            RunFolder.ThrowIfUnusable(outputDir, parse.GetValue(resume), parse.GetValue(overwrite));
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); console.Info("stopping after this step (checkpoint)…"); };
@@ -43,6 +47,7 @@ public static class TrainCommand
                     OutputDir = outputDir,
                     BaseDir = Path.GetDirectoryName(Path.GetFullPath(configPath))!,
                     Resume = parse.GetValue(resume),
+                    Overwrite = parse.GetValue(overwrite),
                     Seed = parse.GetValue(seed),
                     Deterministic = parse.GetValue(deterministic),
                     ExpertPath = new AdapterOptionsCli().ParsePath(parse.GetValue(expertPath)!),

@@ -17,11 +17,24 @@ public static class EvaluationResultsFile
         AtomicFile.Write(path, temp =>
         {
             using var stream = File.Create(temp);
-            using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-            json.WriteStartArray();
-            foreach (var result in report.Results) WriteResult(json, result);
-            json.WriteEndArray();
+            WriteTo(stream, report);
         });
+    }
+
+    /// <summary>The same JSON as <see cref="Write(string, EvaluationReport)"/>, as a string (e.g. for standard output).</summary>
+    public static string ToJson(EvaluationReport report)
+    {
+        using var stream = new MemoryStream();
+        WriteTo(stream, report);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteTo(Stream stream, EvaluationReport report)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartArray();
+        foreach (var result in report.Results) WriteResult(json, result);
+        json.WriteEndArray();
     }
 
     /// <summary>Reads back one entry written by <see cref="Write"/>.</summary>

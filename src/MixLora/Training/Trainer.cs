@@ -37,15 +37,16 @@ public sealed class Trainer
     public TrainingResult Run()
     {
         _config.ValidateData(_options.BaseDir);
-        Directory.CreateDirectory(_options.OutputDir);
         manual_seed(_options.Seed);
         // libtorch CPU kernels are deterministic for a fixed thread count; one thread makes runs agree across machines.
         if (_options.Deterministic) set_num_threads(1);
         var tasks = CreateTasks();
+        bool createdFolder = false;
         bool checkpointingBefore = _model.Model.ActivationCheckpointing;
         _model.Model.ActivationCheckpointing = _options.ActivationCheckpointing;
         try
         {
+            createdFolder = RunFolder.Prepare(_options.OutputDir, _options.Resume, _options.Overwrite);
             long step = 0;
             if (_options.Resume) step = ResumeFrom(tasks);
             else StartFresh(tasks);
@@ -55,6 +56,11 @@ public sealed class Trainer
             if (!interrupted) Finish(tasks, step);
             return new TrainingResult(tasks.Select(t => new AdapterResult(t.Name, t.Directory, t.MicroStep, t.LastLoss,
                 t.Done && t.StoppedReason is null, t.StoppedReason)).ToList(), interrupted);
+        }
+        catch
+        {
+            RunFolder.RemoveIfEmpty(_options.OutputDir, createdFolder); // a run that failed before writing anything leaves no folder
+            throw;
         }
         finally
         {

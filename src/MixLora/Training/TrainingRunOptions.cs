@@ -14,6 +14,13 @@ public sealed record TrainingRunOptions
     /// <summary>Continue from the checkpoint in <see cref="OutputDir"/> (exactly: same result as an uninterrupted run).</summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// Start afresh in an <see cref="OutputDir"/> that holds an earlier run, deleting that run first. Without it (and
+    /// without <see cref="Resume"/>) a non-empty output folder is an error. A folder that holds something other than a
+    /// run is never deleted.
+    /// </summary>
+    public bool Overwrite { get; init; }
+
     /// <summary>Seeds the data order, initialisation, dropout and router jitter.</summary>
     public long Seed { get; init; } = 42;
 

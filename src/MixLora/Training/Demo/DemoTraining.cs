@@ -25,7 +25,8 @@ public static class DemoTraining
 
     public static DemoReport Run(PretrainedModel model, string runDir, long seed, ITrainingObserver? observer, CancellationToken cancellation)
     {
-        Directory.CreateDirectory(runDir);
+        // The demo owns its folder: a previous demo run there is replaced (its inputs are written again below).
+        RunFolder.Prepare(runDir, resume: false, overwrite: true);
         var configPath = WriteInputs(runDir);
         var config = TrainingConfig.Load(configPath);
         var items = DemoDataset.Validation.Select(r => new HeldOutItem(r.Task, DemoDataset.Prompt(r), DemoDataset.FullText(r),
@@ -37,6 +38,7 @@ public static class DemoTraining
         {
             OutputDir = runDir,
             BaseDir = runDir,
+            Overwrite = true,
             Seed = seed,
             Cancellation = cancellation,
         }, observer);
