@@ -8,16 +8,21 @@ namespace MixLora.Training;
 public static class RunFolder
 {
     /// <summary>Makes <paramref name="dir"/> ready for a run.</summary>
-    /// <returns>Whether the folder was created here (see <see cref="RemoveIfEmpty"/>).</returns>
+    /// <returns>The outermost folder created here (the run folder or a missing parent), or null when it existed; see <see cref="RemoveIfEmpty"/>.</returns>
     /// <exception cref="MixLoraException">The folder holds files and neither option allows using it.</exception>
-    public static bool Prepare(string dir, bool resume, bool overwrite)
+    public static string? Prepare(string dir, bool resume, bool overwrite)
     {
         ThrowIfUnusable(dir, resume, overwrite);
-        bool existed = Directory.Exists(dir);
-        if (existed && !resume)
-            foreach (var folder in RunArtefacts(dir)) Directory.Delete(folder, recursive: true);
+        if (Directory.Exists(dir))
+        {
+            if (!resume)
+                foreach (var folder in RunArtefacts(dir)) Directory.Delete(folder, recursive: true);
+            return null;
+        }
+        var outermost = Path.GetFullPath(dir);
+        while (Path.GetDirectoryName(outermost) is { } parent && !Directory.Exists(parent)) outermost = parent;
         Directory.CreateDirectory(dir);
-        return !existed;
+        return outermost;
     }
 
     /// <summary>The check of <see cref="Prepare"/> alone, changing nothing (to fail before a model is loaded).</summary>
@@ -30,11 +35,12 @@ public static class RunFolder
             : $"{dir}: the output folder is not empty; choose another --output, or pass --overwrite to write into it (its files are kept)");
     }
 
-    /// <summary>After a failed run: deletes a folder this run created when it holds no file at any depth.</summary>
-    public static void RemoveIfEmpty(string dir, bool createdByRun)
+    /// <summary>After a failed run: deletes the folder <see cref="Prepare"/> created when it holds no file at any depth.</summary>
+    public static void RemoveIfEmpty(string? createdFolder)
     {
-        if (createdByRun && Directory.Exists(dir) && !Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Any())
-            Directory.Delete(dir, recursive: true);
+        if (createdFolder is not null && Directory.Exists(createdFolder)
+            && !Directory.EnumerateFiles(createdFolder, "*", SearchOption.AllDirectories).Any())
+            Directory.Delete(createdFolder, recursive: true);
     }
 
     /// <summary>The sub-folders a run writes: the checkpoint (with an interrupted swap's leftovers) and the adapter folders.</summary>

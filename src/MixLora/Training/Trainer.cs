@@ -41,7 +41,7 @@ public sealed class Trainer
         // libtorch CPU kernels are deterministic for a fixed thread count; one thread makes runs agree across machines.
         if (_options.Deterministic) set_num_threads(1);
         var tasks = CreateTasks();
-        bool createdFolder = false;
+        string? createdFolder = null;
         bool checkpointingBefore = _model.Model.ActivationCheckpointing;
         _model.Model.ActivationCheckpointing = _options.ActivationCheckpointing;
         try
@@ -59,7 +59,7 @@ public sealed class Trainer
         }
         catch
         {
-            RunFolder.RemoveIfEmpty(_options.OutputDir, createdFolder); // a run that failed before writing anything leaves no folder
+            RunFolder.RemoveIfEmpty(createdFolder); // a run that failed before writing anything leaves no folder
             throw;
         }
         finally

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using MixLora.IO;
 using MixLora.Tests.Support;
 
@@ -7,22 +6,11 @@ namespace MixLora.Tests.IO;
 /// <summary>Atomic writes never turn a device, FIFO or symbolic link into a regular file.</summary>
 public class AtomicFileTargetTests
 {
-    // Device nodes are made in a temporary folder (copies of /dev/full and /dev/null, which needs root as CI runs), so a
-    // regression that renamed over them could never replace the machine's own /dev entries.
-    private const uint CharDevice = 0x2000, ReadWrite = 0x1B6;                // S_IFCHR, rw-rw-rw-
-    private const ulong NullDevice = (1 << 8) | 3, FullDevice = (1 << 8) | 7;  // makedev(1, 3), makedev(1, 7)
-
-    private static string? MakeDevice(TempDir dir, string name, ulong device)
-    {
-        string path = dir.File(name);
-        return OperatingSystem.IsLinux() && MakeNode(path, CharDevice | ReadWrite, device) == 0 ? path : null;
-    }
-
     [Fact]
     public void FullDeviceIsAnErrorAndStaysADevice()
     {
         using var dir = new TempDir();
-        if (MakeDevice(dir, "full", FullDevice) is not { } full) return; // not root: mknod is not allowed
+        if (DeviceNodes.Make(dir, "full", DeviceNodes.Full) is not { } full) return; // not root: mknod is not allowed
         Assert.Equal(FileKind.Special, FileKinds.Of(full));
         var error = Assert.Throws<MixLoraException>(() => AtomicFile.WriteAllText(full, "some results"));
         Assert.Contains(full, error.Message);
@@ -34,7 +22,7 @@ public class AtomicFileTargetTests
     public void NullDeviceTakesTheBytesAndStaysADevice()
     {
         using var dir = new TempDir();
-        if (MakeDevice(dir, "null", NullDevice) is not { } sink) return;
+        if (DeviceNodes.Make(dir, "null", DeviceNodes.Null) is not { } sink) return;
         AtomicFile.WriteAllText(sink, "discarded");
         Assert.Equal(FileKind.Special, FileKinds.Of(sink));
         Assert.Equal(FileKind.Special, FileKinds.Of("/dev/null"));
@@ -47,13 +35,13 @@ public class AtomicFileTargetTests
         using var scope = TorchSharp.torch.NewDisposeScope();
         using var dir = new TempDir();
         var tensors = new Dictionary<string, TorchSharp.torch.Tensor> { ["w"] = TorchSharp.torch.ones(2, 3) };
-        if (MakeDevice(dir, "null", NullDevice) is { } sink)
+        if (DeviceNodes.Make(dir, "null", DeviceNodes.Null) is { } sink)
         {
             SafeTensorsFile.Save(sink, tensors);
             TorchBinFile.Save(sink, tensors);
             Assert.Equal(FileKind.Special, FileKinds.Of(sink));
         }
-        if (MakeDevice(dir, "full", FullDevice) is { } full)
+        if (DeviceNodes.Make(dir, "full", DeviceNodes.Full) is { } full)
         {
             Assert.Throws<MixLoraException>(() => SafeTensorsFile.Save(full, tensors));
             Assert.Equal(FileKind.Special, FileKinds.Of(full));
@@ -72,7 +60,7 @@ public class AtomicFileTargetTests
         if (!OperatingSystem.IsLinux()) return;
         using var dir = new TempDir();
         string fifo = dir.File("results.pipe");
-        Assert.Equal(0, MakeFifo(fifo, 0x180)); // rw-------
+        Assert.Equal(0, DeviceNodes.MakeFifo(fifo, 0x180)); // rw-------
         var reader = Task.Run(() => File.ReadAllText(fifo));
         AtomicFile.WriteAllText(fifo, "through the pipe");
         Assert.Equal("through the pipe", await reader.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -107,10 +95,4 @@ public class AtomicFileTargetTests
         Assert.Equal(FileKind.Regular, FileKinds.Of(file));
         Assert.Single(Directory.GetFiles(dir.Path));                  // no temporary file left behind
     }
-
-    [DllImport("libc", EntryPoint = "mknod", SetLastError = true)]
-    private static extern int MakeNode([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode, ulong device);
-
-    [DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
-    private static extern int MakeFifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
 }

@@ -154,5 +154,6 @@ public class TrainerTests
         var config = TrainingConfig.Parse(Config("\"peft_type\": \"LORA\"", data: "empty.json"), "(test)");
         var e = Assert.ThrowsAny<MixLoraException>(() => Trainer.Run(model, config, new TrainingRunOptions { OutputDir = dir.File("out"), BaseDir = dir.Path }));
         Assert.Contains("empty", e.Message);
+        Assert.False(Directory.Exists(dir.File("out")));   // a failed run leaves no empty run folder
     }
 }
