@@ -1,32 +1,22 @@
 using System.CommandLine;
 using MixLora.Adapters;
-using MixLora.Data;
 using MixLora.Evaluation;
 using MixLora.IO;
 
 namespace MixLora.Cli.Commands;
 
-/// <summary>`mixlora evaluate`: accuracy of the base model and adapters on the commonsense benchmarks.</summary>
+/// <summary>`mixlora evaluate`: accuracy of the base model and adapters on the commonsense benchmarks or on a task file of the user's own.</summary>
 public static class EvaluateCommand
 {
     public static Command Create(CliConsole console)
     {
         var common = new CommonOptions();
         var adapterOptions = new AdapterOptionsCli();
+        var dataOptions = new EvaluationDataCli();
         var adapters = new Option<string[]>("--adapter", "-a")
         {
             Description = "Adapter to evaluate, as NAME=DIR or DIR (name = folder name); repeat for several. All are scored in the same fused batches.",
             AllowMultipleArgumentsPerToken = false,
-        };
-        var tasks = new Option<string>("--tasks")
-        {
-            Description = $"Task keys joined by ';' ({string.Join(", ", CommonsenseTasks.Keys)}).",
-            DefaultValueFactory = _ => string.Join(";", CommonsenseTasks.Keys),
-        };
-        var data = new Option<string?>("--data")
-        {
-            Description = "Folder with the task files: LLM-Adapters layout <Folder>/test.json (e.g. ARC-Easy/test.json), or original records as " +
-                          "<task>.json|.jsonl|.parquet or <task>/<split>.json|.jsonl|.parquet. Default: the bundled LLM-Adapters test sets.",
         };
         var protocol = new Option<string>("--protocol")
         {
@@ -48,20 +38,15 @@ public static class EvaluateCommand
                           "- prints the JSON to standard output instead (no table, no plots).",
             DefaultValueFactory = _ => Path.Combine("runs", "evaluate", "results.json"),
         };
-        var template = new Option<string>("--template")
-        {
-            Description = "Prompt template for LLM-Adapters-format files: alpaca (what training on these files uses by default), moe_peft or a template JSON file; use the one the adapter was trained with.",
-            DefaultValueFactory = _ => PromptTemplate.AlpacaName,
-        };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "generate protocol: most tokens generated per example.", DefaultValueFactory = _ => 32 };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "generate protocol and exact metric: most tokens generated per example.", DefaultValueFactory = _ => 32 };
         var cutoff = new Option<int?>("--cutoff-len") { Description = "Longest prompt in tokens; longer prompts lose their beginning (the answer cue is kept). Default: the model's context." };
-        var strict = new Option<bool>("--strict") { Description = "Fail on the first malformed record instead of reporting and skipping it." };
         var loraOnly = new Option<bool>("--lora-only") { Description = "Do not evaluate the base model (by default it is scored alongside the adapters)." };
 
-        var command = new Command("evaluate", "Score the base model and adapters on the commonsense QA benchmarks (ARC-e/c, BoolQ, OBQA, PIQA, SIQA, HellaSwag, WinoGrande).")
+        var command = new Command("evaluate", "Score the base model and adapters on the commonsense QA benchmarks (ARC-e/c, BoolQ, OBQA, PIQA, SIQA, HellaSwag, WinoGrande) or on a task file of your own.")
         {
-            adapters, tasks, data, protocol, scoring, batchSize, limit, output, template, maxNew, cutoff, strict, loraOnly,
+            adapters, protocol, scoring, batchSize, limit, output, maxNew, cutoff, loraOnly,
         };
+        foreach (var option in dataOptions.All) command.Options.Add(option);
         common.AddTo(command);
         command.Options.Add(adapterOptions.ExpertPath);
         command.Options.Add(adapterOptions.DropoutAtInference);
@@ -88,10 +73,7 @@ public static class EvaluateCommand
             var resultsPath = parse.GetValue(output)!;
             bool toStdout = OutputPath.IsStandardOutput(resultsPath);
             if (!toStdout) OutputPath.CheckFile(resultsPath, "--output");
-            var taskKeys = ParseTasks(parse.GetValue(tasks)!);
-            string dataDir = parse.GetValue(data) ?? CommonOptions.BundledDataDir;
-            var dataOptions = new EvaluationDataOptions { Template = PromptTemplate.Resolve(parse.GetValue(template)), Strict = parse.GetValue(strict) };
-            var taskData = taskKeys.Select(key => EvaluationTasks.Load(key, EvaluationTasks.ResolveFile(key, dataDir), dataOptions)).ToList();
+            var (taskData, scoredWith) = dataOptions.Load(parse, options.ProtocolName, [protocol, scoring]);
             foreach (var skipped in taskData.SelectMany(t => t.Skipped)) console.Info($"skipped: {skipped}");
 
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse));
@@ -104,7 +86,7 @@ public static class EvaluateCommand
                 if (!parse.GetValue(loraOnly)) targets.Add(new EvaluationTarget(BaseName(model), null));
                 targets.AddRange(adapterSpecs.Select((s, i) => new EvaluationTarget(s.Name, loaded[i])));
                 console.Info($"evaluating {string.Join(", ", targets.Select(t => t.Name))} on {string.Join(", ", taskData.Select(t => $"{t.TaskKey} ({Count(t, options)})"))} " +
-                             $"with the {options.ProtocolName} protocol");
+                             $"with {scoredWith}");
                 var view = new EvaluationProgressView(console);
                 var report = view.Run(!Console.IsOutputRedirected && ReferenceEquals(console.Out, Console.Out), taskData.Select(t => (t.TaskKey, Count(t, options))).ToList(),
                     progress => CommonsenseEvaluator.Run(model.Model, model.Tokenizer, targets, taskData, options with { Progress = progress }, model.StopIds));
@@ -151,15 +133,6 @@ public static class EvaluateCommand
         options.Limit is int limit ? Math.Min(limit, task.Examples.Count) : task.Examples.Count;
 
     private static string BaseName(PretrainedModel model) => Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Directory));
-
-    private static IReadOnlyList<string> ParseTasks(string value)
-    {
-        var keys = value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
-        if (keys.Count == 0) throw new MixLoraException($"--tasks \"{value}\": give at least one task key ({string.Join(", ", CommonsenseTasks.Keys)})");
-        foreach (var key in keys)
-            if (CommonsenseTasks.Find(key) is null) throw new MixLoraException(CommonsenseTasks.UnsupportedTaskMessage(key, value));
-        return keys;
-    }
 
     /// <summary>"name=dir" or "dir" (named after the folder).</summary>
     private static (string Name, string Dir) ParseAdapter(string value)

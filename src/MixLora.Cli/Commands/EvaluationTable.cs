@@ -26,7 +26,7 @@ public static class EvaluationTable
         var speed = report.Results.GroupBy(r => r.TaskName).Select(g => $"{g.Key} {g.First().ExamplesPerSecond:F1}");
         console.Info($"examples/s (per task, all targets together): {string.Join(", ", speed)}");
         var unanswered = report.Results.Where(r => r.Unanswered > 0).Select(r => $"{r.AdapterName}/{r.TaskName} {r.Unanswered}").ToList();
-        if (unanswered.Count > 0) console.Info($"outputs without a candidate answer (counted wrong): {string.Join(", ", unanswered)}");
+        if (unanswered.Count > 0) console.Info($"unanswered (no candidate word in the output, or an empty answer; counted wrong): {string.Join(", ", unanswered)}");
         if (report.Skipped.Count > 0) console.Info($"{report.Skipped.Count} malformed records were skipped (listed above)");
         foreach (var warning in report.Warnings) console.Info("note: " + warning);
     }

@@ -8,9 +8,9 @@ using static TorchSharp.torch;
 namespace MixLora.Evaluation;
 
 /// <summary>
-/// Scores targets (the base model and/or adapters attached to it) on multiple-choice tasks. Every batch holds the same
-/// examples once per target, fused on the batch axis (each adapter applies only to its own rows), so one forward of
-/// the frozen base serves all targets (spec §8.4).
+/// Scores targets (the base model and/or adapters attached to it) on the commonsense tasks and on users' own tasks
+/// (<see cref="EvaluationTasks.LoadCustom"/>). Every batch holds the same examples once per target, fused on the batch
+/// axis (each adapter applies only to its own rows), so one forward of the frozen base serves all targets (spec §8.4).
 /// </summary>
 public static class CommonsenseEvaluator
 {
@@ -58,9 +58,8 @@ public static class CommonsenseEvaluator
             }
             if (wasTraining) model.train();
         }
-        var warnings = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }
-            ? tasks.Select(t => CandidateTokens.MultiTokenWarning(t, tokenizer)).OfType<string>().ToList()
-            : [];
+        var warnings = tasks.Where(t => TaskScorings.For(t.Metric, options) == TaskScoring.LastToken)
+            .Select(t => CandidateTokens.MultiTokenWarning(t, tokenizer)).OfType<string>().ToList();
         return new EvaluationReport(results, tasks.SelectMany(t => t.Skipped).ToList(), warnings);
     }
 
@@ -69,20 +68,19 @@ public static class CommonsenseEvaluator
         int padId, int cutoff, IReadOnlyCollection<int> stopIds, CancellationToken cancellation)
     {
         var examples = options.Limit is int limit ? task.Examples.Take(limit).ToList() : task.Examples.ToList();
-        var candidateIds = options is { Protocol: EvaluationProtocol.Choice, ChoiceScoring: ChoiceScoring.LastToken }
-            ? CandidateTokens.LastIds(task, tokenizer)
-            : null;
-        var matcher = new AnswerMatcher(task.Candidates);
+        var scoring = TaskScorings.For(task.Metric, options);
+        var candidateIds = scoring == TaskScoring.LastToken ? CandidateTokens.LastIds(task, tokenizer) : null;
+        var matcher = scoring == TaskScoring.Generate ? new AnswerMatcher(task.Candidates) : null;
         foreach (var s in statistics) s?.Reset();
         var correct = new int[targets.Count];
         var unanswered = new int[targets.Count];
         var clock = Stopwatch.StartNew();
         // Generation needs room for the new tokens inside the model's context.
-        int promptBudget = options.Protocol == EvaluationProtocol.Generate ? Math.Max(2, cutoff - options.MaxNewTokens) : cutoff;
+        int promptBudget = scoring.Generates() ? Math.Max(2, cutoff - options.MaxNewTokens) : cutoff;
         // Batches of similar lengths waste less on padding; the longest come first, so the memory peak shows at once.
         var encoded = examples
             .Select(e => (Example: e, Ids: PromptTruncation.KeepEnd(
-                tokenizer.Encode(options.Protocol == EvaluationProtocol.Choice ? e.ChoicePrompt : e.GenerationPrompt), promptBudget, tokenizer.BosId)))
+                tokenizer.Encode(scoring.Generates() ? e.GenerationPrompt : e.ChoicePrompt), promptBudget, tokenizer.BosId)))
             .OrderByDescending(p => p.Ids.Count)
             .ToList();
         for (int start = 0; start < encoded.Count; start += options.BatchSize)
@@ -91,29 +89,39 @@ public static class CommonsenseEvaluator
             var part = encoded.Skip(start).Take(options.BatchSize).ToList();
             var chunk = part.Select(p => p.Example).ToList();
             var prompts = part.Select(p => p.Ids).ToList();
-            var predictions = (options.Protocol, options.ChoiceScoring) switch
+            // Per row (targets × chunk): true = right, false = wrong, null = no answer (counted wrong and as unanswered).
+            bool? Labelled(int? prediction, int row) => prediction is int p ? p == chunk[row % chunk.Count].Label : null;
+            var outcomes = scoring switch
             {
-                (EvaluationProtocol.Generate, _) =>
-                    GreedyAnswerer.Generate(model, tokenizer, prompts, owners, matcher, options.MaxNewTokens, stopIds, padId).Select(matcher.Find).ToArray(),
-                (_, ChoiceScoring.Sequence) =>
-                    SequenceScorer.Predict(model, tokenizer, chunk.Select(e => e.ChoicePrompt).ToList(), task.CandidateTokenTexts, owners, padId, cutoff).Select(p => (int?)p).ToArray(),
-                _ => ChoiceScorer.Predict(model, prompts, owners, candidateIds!, padId).Select(p => (int?)p).ToArray(),
+                TaskScoring.Exact => ExactOutcomes(model, tokenizer, prompts, owners, chunk, options.MaxNewTokens, stopIds, padId),
+                TaskScoring.Generate => GreedyAnswerer.Generate(model, tokenizer, prompts, owners, (_, text) => matcher!.IsSettled(text), options.MaxNewTokens, stopIds, padId)
+                    .Select((text, row) => Labelled(matcher!.Find(text), row)),
+                TaskScoring.Sequence => SequenceScorer.Predict(model, tokenizer, chunk.Select(e => e.ChoicePrompt).ToList(), chunk.Select(task.CandidateTextsOf).ToList(), owners, padId, cutoff)
+                    .Select((p, row) => Labelled(p, row)),
+                _ => ChoiceScorer.Predict(model, prompts, owners, candidateIds!, padId).Select((p, row) => Labelled((int)p, row)),
             };
-            for (int target = 0; target < targets.Count; target++)
+            int index = 0;
+            foreach (var outcome in outcomes)
             {
-                for (int i = 0; i < chunk.Count; i++)
-                {
-                    var prediction = predictions[target * chunk.Count + i];
-                    if (prediction is null) unanswered[target]++;
-                    else if (prediction == chunk[i].Label) correct[target]++;
-                }
+                int target = index++ / chunk.Count;
+                if (outcome is null) unanswered[target]++;
+                else if (outcome.Value) correct[target]++;
             }
             options.Progress?.Invoke(task.TaskKey, start + chunk.Count, examples.Count);
         }
         double perSecond = examples.Count / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         string now = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-        return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, options.ProtocolName, now,
+        return targets.Select((t, i) => new TaskResult(t.Name, task.TaskKey, task.SourceFile, scoring.Name(), now,
             correct[i], examples.Count, unanswered[i], task.Skipped.Count, perSecond, RouterLoad(statistics[i]))).ToList();
+    }
+
+    /// <summary>Exact metric: greedy answers, each row stopping once it holds as many lines as its gold output.</summary>
+    private static IEnumerable<bool?> ExactOutcomes(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<IReadOnlyList<int>> prompts,
+        IReadOnlyList<object> owners, IReadOnlyList<EvaluationExample> chunk, int maxNewTokens, IReadOnlyCollection<int> stopIds, int padId)
+    {
+        var lines = chunk.Select(e => ExactAnswer.LineCount(e.Reference!)).ToList();
+        var texts = GreedyAnswerer.Generate(model, tokenizer, prompts, owners, (i, text) => ExactAnswer.IsComplete(text, lines[i]), maxNewTokens, stopIds, padId);
+        return texts.Select((text, row) => ExactAnswer.Judge(text, chunk[row % chunk.Count].Reference!));
     }
 
     /// <summary>[layer][expert] selections per token, from the statistics recorded over the task.</summary>

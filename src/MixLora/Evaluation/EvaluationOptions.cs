@@ -8,9 +8,8 @@ public sealed record EvaluationOptions
     /// <summary>Choice protocol: the reference's last-token rule (default) or whole-candidate log-likelihood.</summary>
     public ChoiceScoring ChoiceScoring { get; init; } = ChoiceScoring.LastToken;
 
-    /// <summary>The protocol's name in results: "choice", "choice-sequence" or "generate".</summary>
-    public string ProtocolName => Protocol == EvaluationProtocol.Generate ? "generate"
-        : ChoiceScoring == ChoiceScoring.Sequence ? "choice-sequence" : "choice";
+    /// <summary>The protocol's name in the results of commonsense tasks: "choice", "choice-sequence" or "generate" (custom tasks: their metric's).</summary>
+    public string ProtocolName => TaskScorings.For(null, this).Name();
 
     /// <summary>Examples per target in one fused batch (a batch holds this many rows per target).</summary>
     public int BatchSize { get; init; } = 16;

@@ -5,15 +5,17 @@ using static TorchSharp.torch;
 namespace MixLora.Evaluation;
 
 /// <summary>
-/// The generate protocol: batched greedy decoding over left-padded prompts with a KV cache; a row stops at EOS or as
-/// soon as its answer is settled (a candidate word matched and followed by another character).
+/// Greedy answers for the generate protocol and the exact metric: batched greedy decoding over left-padded prompts with
+/// a KV cache; a row stops at EOS or as soon as its answer is settled (the caller's rule, e.g. a candidate word matched
+/// and followed by another character).
 /// </summary>
 internal static class GreedyAnswerer
 {
+    /// <param name="isSettled">(prompt index, text generated so far) ⇒ whether more tokens could no longer change the answer.</param>
     /// <returns>Per row (targets × prompts): the generated text.</returns>
     /// <remarks>The few per-step tensors ([R, 1] ids, the growing mask) live until the call returns; the logits are freed each step.</remarks>
     public static string[] Generate(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<IReadOnlyList<int>> prompts,
-        IReadOnlyList<object> owners, AnswerMatcher matcher, int maxNewTokens, IReadOnlyCollection<int> stopIds, int padId)
+        IReadOnlyList<object> owners, Func<int, string, bool> isSettled, int maxNewTokens, IReadOnlyCollection<int> stopIds, int padId)
     {
         using var scope = NewDisposeScope();
         var device = model.EmbedTokens.device;
@@ -44,7 +46,7 @@ internal static class GreedyAnswerer
                 if (stopIds.Contains((int)nextIds[r])) { done[r] = true; continue; }
                 generated[r].Add((int)nextIds[r]);
                 texts[r] = tokenizer.Decode(generated[r]);
-                if (matcher.IsSettled(texts[r])) done[r] = true;
+                if (isSettled(r % prompts.Count, texts[r])) done[r] = true;
             }
             if (step + 1 >= budget || done.All(d => d)) break;
             mask = cat([mask, ones(rowsCount, 1, dtype: mask.dtype, device: device)], 1); // [R, P+s] -> [R, P+s+1]

@@ -11,17 +11,18 @@ namespace MixLora.Evaluation;
 /// </summary>
 internal static class SequenceScorer
 {
+    /// <param name="candidateTexts">Per prompt, its candidates' texts (the counts may differ between prompts).</param>
     /// <returns>Per (target, prompt): index of the most likely candidate.</returns>
-    public static long[] Predict(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<string> prompts, IReadOnlyList<string> candidateTexts,
+    public static int[] Predict(CausalLM model, ITextTokenizer tokenizer, IReadOnlyList<string> prompts, IReadOnlyList<IReadOnlyList<string>> candidateTexts,
         IReadOnlyList<object> owners, int padId, int cutoff)
     {
-        int candidates = candidateTexts.Count;
         var rows = new List<IReadOnlyList<int>>();
         var starts = new List<int>();
-        foreach (var prompt in prompts)
+        for (int p = 0; p < prompts.Count; p++)
         {
+            var prompt = prompts[p];
             var promptIds = tokenizer.Encode(prompt);
-            foreach (var text in candidateTexts)
+            foreach (var text in candidateTexts[p])
             {
                 var full = tokenizer.Encode(prompt + text);
                 int shared = CommonPrefix(full, promptIds);
@@ -58,8 +59,25 @@ internal static class SequenceScorer
         var real = tensor(mask, [rows.Count, width], device: device).repeat(owners.Count, 1);
         using var output = model.Forward(batch.Ids, batch.AttentionMask, rows: batch.Rows, logitPositions: at);
         var logProbs = output.Logits.log_softmax(-1).gather(2, ids.unsqueeze(2)).squeeze(2);            // [R, K, V] -> [R, K]
-        var scores = (logProbs * real).sum([1L]).view(-1, candidates);                                   // [R] -> [targets·n, C]
-        return scores.argmax(1).cpu().data<long>().ToArray();
+        var scores = (logProbs * real).sum([1L]).cpu().data<float>().ToArray();                           // [R, K] -> [R]
+        return ArgmaxPerPrompt(scores, candidateTexts.Select(c => c.Count).ToList(), owners.Count);
+    }
+
+    /// <summary>Per (target, prompt): the first candidate with the highest score in that prompt's run of rows.</summary>
+    private static int[] ArgmaxPerPrompt(float[] scores, IReadOnlyList<int> counts, int targets)
+    {
+        var best = new int[targets * counts.Count];
+        int row = 0;
+        for (int i = 0; i < best.Length; i++)
+        {
+            int count = counts[i % counts.Count];
+            for (int c = 1; c < count; c++)
+            {
+                if (scores[row + c] > scores[row + best[i]]) best[i] = c;
+            }
+            row += count;
+        }
+        return best;
     }
 
     private static int CommonPrefix(IReadOnlyList<int> a, IReadOnlyList<int> b)

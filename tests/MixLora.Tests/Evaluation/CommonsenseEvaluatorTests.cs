@@ -1,7 +1,6 @@
 using System.Text.Json;
 using MixLora.Adapters;
 using MixLora.Evaluation;
-using MixLora.Generation;
 using MixLora.Tests.Support;
 using static TorchSharp.torch;
 
@@ -80,25 +79,11 @@ public sealed class CommonsenseEvaluatorTests : IClassFixture<EvaluatorFixture>
     {
         var tokenizer = _f.Model.Tokenizer;
         string[] texts = [" little girl", " big dog", " happy", " went to the park"];
-        // Expected: Σ log p of each candidate's tokens after the prompt, from a plain forward of prompt + candidate.
-        int[] Expected(Adapter? adapter) => _f.WithOnly(adapter, () =>
+        int[] Expected(Adapter? adapter) => EvaluatorFixture.Prompts.Select(prompt =>
         {
-            using var noGrad = no_grad();
-            return EvaluatorFixture.Prompts.Select(prompt =>
-            {
-                var promptIds = tokenizer.Encode(prompt);
-                var scores = texts.Select(text =>
-                {
-                    using var scope = NewDisposeScope();
-                    var full = tokenizer.Encode(prompt + text);
-                    int shared = full.Zip(promptIds).TakeWhile(p => p.First == p.Second).Count();
-                    using var output = _f.Model.Model.Forward(tensor(full.Select(i => (long)i).ToArray()).unsqueeze(0));
-                    var logProbs = output.Logits[0].log_softmax(-1);                                    // [T, V]
-                    return Enumerable.Range(shared, full.Count - shared).Sum(t => logProbs[t - 1, full[t]].item<float>());
-                }).ToList();
-                return scores.IndexOf(scores.Max());
-            }).ToArray();
-        });
+            var scores = _f.LogLikelihoods(adapter, prompt, texts).ToList();
+            return scores.IndexOf(scores.Max());
+        }).ToArray();
         var tasks = Targets.Select(t => new EvaluationTaskData(t.Name, "(in memory)", TaskRecordShape.Original, ["a", "b", "c", "d"], texts,
             EvaluatorFixture.Prompts.Select((p, i) => new EvaluationExample(i, p, p, Expected(t.Adapter)[i])).ToList(), [])).ToList();
 
@@ -113,18 +98,15 @@ public sealed class CommonsenseEvaluatorTests : IClassFixture<EvaluatorFixture>
     public void BatchedGreedyGenerationEqualsOneSequenceAtATime()
     {
         var tokenizer = _f.Model.Tokenizer;
-        var never = new AnswerMatcher(["qqqzzz"]); // never matches, so rows stop only at EOS or the budget
         var prompts = EvaluatorFixture.Prompts.Select(p => tokenizer.Encode(p)).ToList();
         var owners = Targets.Select(t => (object?)t.Adapter ?? new object()).ToList();
         var stop = _f.Model.StopIds;
         string[] batched;
-        using (no_grad()) batched = GreedyAnswerer.Generate(_f.Model.Model, tokenizer, prompts, owners, never, 12, stop, tokenizer.PadId ?? 0);
+        using (no_grad()) batched = GreedyAnswerer.Generate(_f.Model.Model, tokenizer, prompts, owners, (_, _) => false, 12, stop, tokenizer.PadId ?? 0); // rows stop only at EOS or the budget
 
-        var greedy = new SamplingOptions { Temperature = 0, RepetitionPenalty = 1, MaxNewTokens = 12 };
         for (int t = 0; t < Targets.Count; t++)
         {
-            var expected = _f.WithOnly(Targets[t].Adapter, () => prompts
-                .Select(p => tokenizer.Decode(new TokenGenerator(_f.Model.Model).Generate(p, greedy, stop).ToList())).ToArray());
+            var expected = prompts.Select(p => _f.Greedy(Targets[t].Adapter, p, 12)).ToArray();
             Assert.Equal(expected, batched.Skip(t * prompts.Count).Take(prompts.Count).ToArray());
         }
         Assert.Contains(batched, text => text.Length > 0);
@@ -134,10 +116,8 @@ public sealed class CommonsenseEvaluatorTests : IClassFixture<EvaluatorFixture>
     public void GenerateProtocolScoresTheFirstCandidateWordOfTheOutput()
     {
         var tokenizer = _f.Model.Tokenizer;
-        var greedy = new SamplingOptions { Temperature = 0, RepetitionPenalty = 1, MaxNewTokens = 16 };
         // Candidates are the first word each prompt's base continuation produces, so the base model must be right on all.
-        var outputs = EvaluatorFixture.Prompts.Select(p => _f.WithOnly(null, () =>
-            tokenizer.Decode(new TokenGenerator(_f.Model.Model).Generate(tokenizer.Encode(p), greedy, _f.Model.StopIds).ToList()))).ToList();
+        var outputs = EvaluatorFixture.Prompts.Select(p => _f.Greedy(null, tokenizer.Encode(p), 16)).ToList();
         var firstWords = outputs.Select(o => o.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0].Trim('.', ',', '!', '"')).ToList();
         var candidates = firstWords.Distinct().ToList();
         var task = new EvaluationTaskData("words", "(in memory)", TaskRecordShape.Original, candidates, candidates.Select(c => " " + c).ToList(),

@@ -1,4 +1,5 @@
 using MixLora.Adapters;
+using MixLora.Generation;
 using MixLora.IO;
 using MixLora.Tests.Adapters;
 using MixLora.Tests.Support;
@@ -53,6 +54,34 @@ public sealed class EvaluatorFixture : IDisposable
             Lora.Attach();
         }
     }
+
+    /// <summary>
+    /// Expectations computed apart from the evaluator: for each text, Σ log p of its tokens after the prompt (prompt and
+    /// text tokenised together, scored from the first token that differs from the prompt's own tokenisation), from a
+    /// plain forward of one sequence with only <paramref name="adapter"/> attached.
+    /// </summary>
+    public float[] LogLikelihoods(Adapter? adapter, string prompt, IReadOnlyList<string> texts) => WithOnly(adapter, () =>
+    {
+        var tokenizer = Model.Tokenizer;
+        var promptIds = tokenizer.Encode(prompt);
+        using var noGrad = no_grad();
+        return texts.Select(text =>
+        {
+            using var scope = NewDisposeScope();
+            var full = tokenizer.Encode(prompt + text);
+            int shared = full.Zip(promptIds).TakeWhile(p => p.First == p.Second).Count();
+            using var output = Model.Model.Forward(tensor(full.Select(i => (long)i).ToArray()).unsqueeze(0));  // [1, T] -> [1, T, V]
+            var logProbs = output.Logits[0].log_softmax(-1);                                                  // [T, V]
+            return Enumerable.Range(shared, full.Count - shared).Sum(t => logProbs[t - 1, full[t]].item<float>());
+        }).ToArray();
+    });
+
+    /// <summary>The greedy continuation of one prompt with only <paramref name="adapter"/> attached (stops at EOS or the budget).</summary>
+    public string Greedy(Adapter? adapter, IReadOnlyList<int> promptIds, int maxNewTokens) => WithOnly(adapter, () =>
+    {
+        var greedy = new SamplingOptions { Temperature = 0, RepetitionPenalty = 1, MaxNewTokens = maxNewTokens };
+        return Model.Tokenizer.Decode(new TokenGenerator(Model.Model).Generate(promptIds, greedy, Model.StopIds).ToList());
+    });
 
     public void Dispose()
     {

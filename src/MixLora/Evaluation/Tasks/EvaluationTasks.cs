@@ -72,12 +72,15 @@ public static partial class EvaluationTasks
         return DetectShape(records);
     }
 
-    private static TaskRecordShape DetectShape(TaskFileRecords records)
+    private static TaskRecordShape DetectShape(TaskFileRecords records) =>
+        FirstObject(records).TryGetProperty("instruction", out _) ? TaskRecordShape.LlmAdapters : TaskRecordShape.Original;
+
+    /// <summary>The first record that is a JSON object: what a file's layout is decided by.</summary>
+    private static JsonElement FirstObject(TaskFileRecords records)
     {
         foreach (var record in records.Records)
         {
-            if (record.ParseError is null && record.Element.ValueKind == JsonValueKind.Object)
-                return record.Element.TryGetProperty("instruction", out _) ? TaskRecordShape.LlmAdapters : TaskRecordShape.Original;
+            if (record.ParseError is null && record.Element.ValueKind == JsonValueKind.Object) return record.Element;
         }
         throw new InvalidFileException(records.Path, "no record is a JSON object");
     }

@@ -22,6 +22,9 @@ internal readonly struct RecordFields
 
     public bool Has(string name) => _element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
 
+    /// <summary>Whether the field is a JSON number (so that "1" and 1 can mean different things).</summary>
+    public bool IsNumber(string name) => _element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number;
+
     public string String(string name)
     {
         var value = Required(name);
