@@ -16,10 +16,15 @@ public sealed class LogitsProcessor
     }
 
     /// <summary>logits: [V] (fp32); history: ids already in the sequence (prompt included).</summary>
+    /// <exception cref="MixLoraException">The logits hold NaN or +∞ (or nothing but −∞): no token can be chosen from them.</exception>
     public int Next(Tensor logits, IReadOnlyCollection<int> history)
     {
         using var scope = NewDisposeScope();
         var scores = logits.to(ScalarType.Float32).clone();
+        // NaN would make argmax meaningless and multinomial abort the process; −∞ alone masks a token, which is fine.
+        if (scores.isnan().any().logical_or(scores.isposinf().any()).logical_or(scores.isneginf().all()).item<bool>())
+            throw new MixLoraException($"the model produced non-finite next-token scores ({Describe(scores)}) after {history.Count} tokens; " +
+                                       "the weights or the adapter hold NaN/Inf or have overflowed, so no token can be chosen");
         if (_options.RepetitionPenalty != 1.0 && history.Count > 0)
         {
             var seen = tensor(history.Distinct().Select(i => (long)i).ToArray(), device: scores.device);
@@ -46,5 +51,11 @@ public sealed class LogitsProcessor
         }
         var probabilities = nn.functional.softmax(scores, 0);
         return (int)multinomial(probabilities, 1, generator: _generator).item<long>();
+    }
+
+    private static string Describe(Tensor scores)
+    {
+        long nan = scores.isnan().sum().item<long>(), inf = scores.isposinf().sum().item<long>();
+        return nan + inf > 0 ? $"{nan} NaN, {inf} +Inf of {scores.shape[0]}" : "every score is -Inf";
     }
 }

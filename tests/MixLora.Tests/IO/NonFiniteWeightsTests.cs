@@ -14,7 +14,7 @@ public class NonFiniteWeightsTests
     private static string PoisonedModel(TempDir dir)
     {
         string folder = dir.File("model");
-        using (TinyModelFolder.Write(folder, TinyModels.Config(), seed: 3)) { }
+        using (TinyModelFolder.Write(folder, TinyModels.Config(vocab: 512), seed: 3)) { }   // the bundled tokenizer's 512 ids
         string file = Path.Combine(folder, "model.safetensors");
         using var scope = NewDisposeScope();
         var tensors = SafeTensorsFile.Load(file);
@@ -70,5 +70,41 @@ public class NonFiniteWeightsTests
         var allowed = CliRunner.Run("logits", "--model", folder, "--input-ids", "1,2,3", "--output", output, "--allow-nonfinite");
         Assert.Equal(0, allowed.ExitCode);
         Assert.True(File.Exists(output));
+    }
+
+    [Theory]
+    [InlineData("0")]   // greedy
+    [InlineData("0.8")] // sampling (multinomial would abort the process on NaN)
+    public void GenerationFromNaNWeightsIsAClearErrorNotACrash(string temperature)
+    {
+        using var dir = new TempDir();
+        string folder = PoisonedModel(dir);
+        var result = CliRunner.Run("generate", "--model", folder, "--allow-nonfinite", "-t", temperature, "-n", "4", "--seed", "1", "--no-stream");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("the model produced non-finite next-token scores (", result.Err);
+        Assert.DoesNotContain("   at ", result.Err);
+    }
+
+    [Fact]
+    public void TheSamplerNamesWhatIsWrongWithARow()
+    {
+        var processor = new MixLora.Generation.LogitsProcessor(new MixLora.Generation.SamplingOptions { Temperature = 1.0, Seed = 1 });
+        using var nan = tensor(new[] { 0f, float.NaN, 1f, float.PositiveInfinity });
+        Assert.Contains("(1 NaN, 1 +Inf of 4)", Assert.Throws<MixLoraException>(() => processor.Next(nan, [1])).Message);
+        using var masked = full(3, float.NegativeInfinity);
+        Assert.Contains("(every score is -Inf)", Assert.Throws<MixLoraException>(() => processor.Next(masked, [1])).Message);
+        using var fine = tensor(new[] { float.NegativeInfinity, 2f, float.NegativeInfinity });
+        Assert.Equal(1, processor.Next(fine, [1]));                 // −∞ alone only masks tokens
+    }
+
+    [Fact]
+    public void APromptOutsideTheVocabularyIsAClearError()
+    {
+        using var dir = new TempDir();
+        string folder = dir.File("model");
+        using (TinyModelFolder.Write(folder, TinyModels.Config(vocab: 97), seed: 3)) { }    // smaller than the tokenizer
+        var result = CliRunner.Run("generate", "--model", folder, "-p", "Once upon a time", "-n", "2", "--no-stream");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches(@"prompt token id \d+ is outside the model's vocabulary \[0, 97\); the tokenizer does not belong to this model", result.Err);
     }
 }
