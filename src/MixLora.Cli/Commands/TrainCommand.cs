@@ -14,6 +14,7 @@ public static class TrainCommand
         var config = new Option<string?>("--config", "-c") { Description = "MoE-PEFT training config (JSON; see `mixlora init`). Without it, the built-in demo runs." };
         var output = new Option<string?>("--output", "-o") { Description = "Run folder: one sub-folder per adapter (adapter files, metrics.jsonl, plots) and the resume checkpoint. Default: ./runs/<config name>." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the run folder; the result equals an uninterrupted run." };
+        var peftNames = new Option<bool>("--peft-names") { Description = "Plain-LoRA DoRA adapters: also save each trained magnitude as HF PEFT's lora_magnitude_vector, so HF PEFT loads it (the reference re-initialises magnitudes whatever the name)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start afresh in a run folder that holds an earlier run (its checkpoint and adapter folders are deleted; other files are kept)." };
         var seed = new Option<long>("--seed") { Description = "Seed of data order, initialisation, dropout and router jitter.", DefaultValueFactory = _ => 42 };
         var deterministic = new Option<bool>("--deterministic") { Description = "Use one CPU thread so results are identical across machines." };
@@ -24,7 +25,7 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "When output is redirected, print a progress line every N steps.", DefaultValueFactory = _ => 10 };
         var command = new Command("train", "Fine-tune LoRA/MixLoRA adapters (several at once in fused batches) on a frozen base model.")
         {
-            config, output, resume, overwrite, seed, deterministic, expertPath, checkpointing, noEvaluate, evalData, logEvery,
+            config, output, resume, overwrite, peftNames, seed, deterministic, expertPath, checkpointing, noEvaluate, evalData, logEvery,
         };
         common.AddTo(command);
         command.SetAction(parse =>
@@ -48,6 +49,7 @@ public static class TrainCommand
                     BaseDir = Path.GetDirectoryName(Path.GetFullPath(configPath))!,
                     Resume = parse.GetValue(resume),
                     Overwrite = parse.GetValue(overwrite),
+                    PeftNames = parse.GetValue(peftNames),
                     Seed = parse.GetValue(seed),
                     Deterministic = parse.GetValue(deterministic),
                     ExpertPath = new AdapterOptionsCli().ParsePath(parse.GetValue(expertPath)!),

@@ -81,9 +81,19 @@ public sealed class Adapter : IDisposable
     }
 
     /// <summary>Writes adapter_config.json and the weights (official names and order) atomically.</summary>
-    public void Save(string dir, AdapterWeightFormat format = AdapterWeightFormat.Bin)
+    /// <param name="peftNames">
+    /// Plain-LoRA DoRA adapters: also write each magnitude under HF PEFT's name (<c>{prefix}.lora_magnitude_vector</c>)
+    /// so that HF PEFT loads the trained magnitudes (the reference ignores both names and re-initialises them, spec §3.5).
+    /// </param>
+    public void Save(string dir, AdapterWeightFormat format = AdapterWeightFormat.Bin, bool peftNames = false)
     {
-        var tensors = NamedTensors.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach())).ToList();
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        foreach (var (name, value) in NamedTensors)
+        {
+            tensors.Add(new(name, value.detach()));
+            if (peftNames && !Config.IsMixLora && name.EndsWith(AdapterLayout.MagnitudeSuffix, StringComparison.Ordinal))
+                tensors.Add(new(name[..^AdapterLayout.MagnitudeSuffix.Length] + AdapterLayout.PeftMagnitudeSuffix, value.detach()));
+        }
         // As the reference writes it (spec §5.2): a MixLoRA config names its expert activation, the base model's when unset.
         var config = Config.IsMixLora && Config.ActFn is null ? Config with { ActFn = _model.Config.HiddenAct } : Config;
         try { AdapterFolder.Save(dir, config, tensors, format); }

@@ -233,7 +233,7 @@ public sealed class Trainer
                 _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
                 continue;
             }
-            task.Adapter.Save(task.Directory, AdapterWeightFormat.Bin);
+            task.Adapter.Save(task.Directory, AdapterWeightFormat.Bin, _options.PeftNames);
             var plots = RunPlots.Save(task.Directory, task.Name, task.Statistics);
             _observer?.OnMessage($"adapter \"{task.Name}\" saved to {task.Directory}" + (plots.Count > 0 ? $" (plots: {string.Join(", ", plots.Select(Path.GetFileName))})" : ""));
         }

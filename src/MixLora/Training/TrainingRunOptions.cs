@@ -21,6 +21,9 @@ public sealed record TrainingRunOptions
     /// </summary>
     public bool Overwrite { get; init; }
 
+    /// <summary>Plain-LoRA DoRA adapters are saved with HF PEFT's magnitude names too (see <see cref="Adapters.Adapter.Save"/>).</summary>
+    public bool PeftNames { get; init; }
+
     /// <summary>Seeds the data order, initialisation, dropout and router jitter.</summary>
     public long Seed { get; init; } = 42;
 

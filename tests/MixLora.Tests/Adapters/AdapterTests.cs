@@ -135,6 +135,45 @@ public class AdapterTests
     }
 
     [Fact]
+    public void PeftNamesWriteTheMagnitudeAsHfPeftReadsItAndPeftFilesLoadTheirMagnitudes()
+    {
+        using var dir = new TempDir();
+        using var model = Stories260K.LoadModel();
+        const string ours = "base_model.model.model.layers.1.mlp.down_proj.magnitude";
+        const string peft = "base_model.model.model.layers.1.mlp.down_proj.lora_magnitude_vector";
+        using (var adapter = Adapter.Create(model, Config("\"peft_type\": \"LORA\", \"use_dora\": true")))
+        {
+            Randomise(adapter);
+            using (no_grad()) foreach (var (name, m) in adapter.NamedTensors.Where(kv => kv.Key.EndsWith(".magnitude"))) m.mul_(1.25);
+            adapter.Save(dir.File("both"), peftNames: true);
+            adapter.Save(dir.File("ours"));
+        }
+        var both = TorchBinFile.Load(dir.File("both/adapter_model.bin"));
+        var names = both.Keys.ToList();
+        Assert.Equal(names.IndexOf(ours) + 1, names.IndexOf(peft));                  // each PEFT key right after ours
+        Assert.Equal(names.Count(n => n.EndsWith(".magnitude")), names.Count(n => n.EndsWith(".lora_magnitude_vector")));
+        TensorAssert.Close(both[ours], both[peft], 0, "same values under both names");
+        Assert.DoesNotContain(TorchBinFile.Load(dir.File("ours/adapter_model.bin")).Keys, n => n.EndsWith(".lora_magnitude_vector"));
+
+        // A file as HF PEFT writes it (only lora_magnitude_vector) keeps its trained magnitudes: not re-initialised.
+        var peftOnly = new OrderedDictionary<string, Tensor>(both.Where(kv => !kv.Key.EndsWith(".magnitude")));
+        TorchBinFile.Save(dir.File("both/adapter_model.bin"), peftOnly);
+        using (var loaded = Adapter.Load(model, dir.File("both")))
+            TensorAssert.Close(both[ours], loaded.NamedTensors.Single(kv => kv.Key == ours).Value, 0, "magnitude from the PEFT name");
+
+        // Both names with different values: refused, naming both.
+        peftOnly[ours] = both[ours] * 2;
+        TorchBinFile.Save(dir.File("both/adapter_model.bin"), peftOnly);
+        var error = Assert.Throws<InvalidFileException>(() => Adapter.Load(model, dir.File("both")));
+        Assert.Contains($"{peft} and {ours} are the same DoRA magnitude but hold different values", error.Message);
+
+        // MixLoRA adapters are not HF PEFT adapters: the option adds nothing.
+        using var mixlora = Adapter.Create(model, Config("\"peft_type\": \"MIXLORA\", \"routing_strategy\": \"mixlora\", \"num_experts\": 2, \"top_k\": 1, \"use_dora\": true"));
+        mixlora.Save(dir.File("moe"), peftNames: true);
+        Assert.DoesNotContain(TorchBinFile.Load(dir.File("moe/adapter_model.bin")).Keys, n => n.EndsWith(".lora_magnitude_vector"));
+    }
+
+    [Fact]
     public void ExpertPathsAgreeOnTheWholeModelInLogitsAndGradients()
     {
         var dir = RepoPaths.Asset("golden", "mixlora-stories260K", "adapter");

@@ -24,7 +24,17 @@ public static class AdapterFolder
         if (!Directory.Exists(dir))
             throw new MixLoraException($"{dir}: adapter folder not found (expected a folder with {ConfigFileName} and {BinFileName} or {SafeTensorsFileName})");
         var config = AdapterConfig.Load(Path.Combine(dir, ConfigFileName));
-        return (config, LoadWeights(dir));
+        var tensors = LoadWeights(dir);
+        try
+        {
+            AdapterLayout.UsePeftMagnitudes(dir, tensors);
+        }
+        catch
+        {
+            foreach (var tensor in tensors.Values) tensor.Dispose();
+            throw;
+        }
+        return (config, tensors);
     }
 
     /// <summary>

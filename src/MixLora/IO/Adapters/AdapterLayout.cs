@@ -18,6 +18,33 @@ public static class AdapterLayout
     /// <summary>Suffix of the DoRA magnitude vectors we persist (spec §5.7); optional when loading.</summary>
     public const string MagnitudeSuffix = ".magnitude";
 
+    /// <summary>Hugging Face PEFT's name for the same DoRA magnitude (read as an alias; written with <c>--peft-names</c>).</summary>
+    public const string PeftMagnitudeSuffix = ".lora_magnitude_vector";
+
+    /// <summary>
+    /// Renames HF PEFT DoRA magnitudes (<c>{prefix}.lora_magnitude_vector</c>) to ours (<c>{prefix}.magnitude</c>) in
+    /// place, so adapters trained with HF PEFT keep their trained magnitudes. When a file holds both, they must agree.
+    /// </summary>
+    /// <exception cref="InvalidFileException">Both names are present with different values.</exception>
+    public static void UsePeftMagnitudes(string dir, OrderedDictionary<string, torch.Tensor> tensors)
+    {
+        foreach (var peftName in tensors.Keys.Where(k => k.EndsWith(PeftMagnitudeSuffix, StringComparison.Ordinal)).ToList())
+        {
+            var ours = peftName[..^PeftMagnitudeSuffix.Length] + MagnitudeSuffix;
+            var value = tensors[peftName];
+            tensors.Remove(peftName);
+            if (!tensors.TryGetValue(ours, out var existing))
+            {
+                tensors.Insert(tensors.Count, ours, value);
+                continue;
+            }
+            bool same;
+            using (torch.NewDisposeScope()) same = existing.shape.SequenceEqual(value.shape) && existing.eq(value).all().item<bool>();
+            value.Dispose();
+            if (!same) throw new InvalidFileException(dir, $"{peftName} and {ours} are the same DoRA magnitude but hold different values");
+        }
+    }
+
     /// <summary>
     /// Every tensor, in order. MixLoRA, per layer i: attention LoRAs <c>mixlora.layers.{i}.self_attn.{proj}.lora_A/B.weight</c>,
     /// then the router <c>mixlora.layers.{i}.mlp.moe_gate.weight</c> [E, H], then per FFN projection and expert e
