@@ -72,6 +72,18 @@ internal static class JsonSource
         : type.IsClass ? "an object"
         : type.Name;
 
+    /// <summary>What kind of JSON value this is, in words ("a string", "a list"), for error messages.</summary>
+    public static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "true/false",
+        JsonValueKind.Array => "a list",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
     /// <summary>A JSON value as it appears in the file, shortened for error messages.</summary>
     public static string Show(JsonElement value)
     {

@@ -124,13 +124,13 @@ public sealed class InstructionDataset
     private static InstructionRecord ReadRecord(string path, string where, JsonElement element, bool requireAnswer)
     {
         if (element.ValueKind != JsonValueKind.Object)
-            throw new InvalidFileException(path, $"{where}: expected an object with \"instruction\", got {element.ValueKind}");
+            throw new InvalidFileException(path, $"{where}: expected an object with \"instruction\", got {Config.JsonSource.Kind(element.ValueKind)}");
         string? Field(string key, bool required)
         {
             if (!element.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
                 return required ? throw new InvalidFileException(path, $"{where}: missing field \"{key}\"") : null;
             if (value.ValueKind != JsonValueKind.String)
-                throw new InvalidFileException(path, $"{where}: field \"{key}\" must be a string, got {value.ValueKind}");
+                throw new InvalidFileException(path, $"{where}: field \"{key}\" must be a string, got {Config.JsonSource.Kind(value.ValueKind)}");
             return value.GetString();
         }
         var instruction = Field("instruction", true)!;

@@ -73,7 +73,7 @@ public sealed record PromptTemplate(string Description, string PromptInput, stri
             {
                 if (!root.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null)
                     return required ? throw new InvalidFileException(path, $"missing key \"{key}\" (a string)") : "";
-                if (value.ValueKind != JsonValueKind.String) throw new InvalidFileException(path, $"key \"{key}\" must be a string, got {value.ValueKind}");
+                if (value.ValueKind != JsonValueKind.String) throw new InvalidFileException(path, $"key \"{key}\" must be a string, got {Config.JsonSource.Kind(value.ValueKind)}");
                 return value.GetString()!;
             }
             var template = new PromptTemplate(Get("description", false), Get("prompt_input", true), Get("prompt_no_input", true), Get("response_split", true));

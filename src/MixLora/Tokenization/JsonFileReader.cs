@@ -42,7 +42,7 @@ internal static class JsonFileReader
         var value = Required(obj, name, path, where);
         return value.ValueKind == JsonValueKind.String
             ? value.GetString()!
-            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {value.ValueKind}");
+            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {Config.JsonSource.Kind(value.ValueKind)}");
     }
 
     public static string? OptionalString(JsonElement obj, string name, string path, string where)
@@ -51,7 +51,7 @@ internal static class JsonFileReader
         if (value is null) return null;
         return value.Value.ValueKind == JsonValueKind.String
             ? value.Value.GetString()
-            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {value.Value.ValueKind}");
+            : throw new InvalidFileException(path, $"'{Join(where, name)}' must be a string, got {Config.JsonSource.Kind(value.Value.ValueKind)}");
     }
 
     public static bool? OptionalBool(JsonElement obj, string name, string path, string where)
@@ -62,7 +62,7 @@ internal static class JsonFileReader
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw new InvalidFileException(path, $"'{Join(where, name)}' must be true or false, got {value.Value.ValueKind}"),
+            _ => throw new InvalidFileException(path, $"'{Join(where, name)}' must be true or false, got {Config.JsonSource.Kind(value.Value.ValueKind)}"),
         };
     }
 

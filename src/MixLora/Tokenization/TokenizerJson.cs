@@ -92,7 +92,7 @@ internal sealed class TokenizerJson
             {
                 result.Add((merge[0].GetString()!, merge[1].GetString()!));
             }
-            else throw new InvalidFileException(path, $"'model.merges[{index}]' must be \"a b\" or [\"a\", \"b\"], got {merge.ValueKind}");
+            else throw new InvalidFileException(path, $"'model.merges[{index}]' must be \"a b\" or [\"a\", \"b\"], got {Config.JsonSource.Kind(merge.ValueKind)}");
             index++;
         }
         return result;

@@ -68,7 +68,7 @@ internal sealed record TokenizerSettings
         {
             JsonValueKind.String => value.Value.GetString(),
             JsonValueKind.Object => JsonFileReader.RequiredString(value.Value, "content", path, name),
-            _ => throw new InvalidFileException(path, $"'{name}' must be a string or an object with \"content\", got {value.Value.ValueKind}"),
+            _ => throw new InvalidFileException(path, $"'{name}' must be a string or an object with \"content\", got {Config.JsonSource.Kind(value.Value.ValueKind)}"),
         };
     }
 

@@ -53,9 +53,9 @@ public class InstructionDatasetTests
     [Theory]
     [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"},", "not valid JSON (line 1")]
     [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"}, {\"output\": \"b\"}]", "record 1: missing field \"instruction\"")]
-    [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": 5}]", "record 0: field \"output\" must be a string, got Number")]
+    [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": 5}]", "record 0: field \"output\" must be a string, got a number")]
     [InlineData("d.json", "[{\"instruction\": \"\", \"output\": \"\"}]", "record 0: field \"instruction\" is empty")]
-    [InlineData("d.json", "[\"text\"]", "record 0: expected an object with \"instruction\", got String")]
+    [InlineData("d.json", "[\"text\"]", "record 0: expected an object with \"instruction\", got a string")]
     [InlineData("d.json", "[{\"instruction\": \"a\", \"output\": \"\"}, {\"instruction\": \"b\", \"response\": \"c\"}]",
         "record 1: missing field \"output\" (the response to train on; use \"\" for none); the record has \"instruction\", \"response\"")]
     [InlineData("d.json", "[]", "the dataset is empty")]

@@ -83,7 +83,7 @@ internal sealed class TaskFileRecords : IDisposable
     {
         _documents.Add(document);
         if (document.RootElement.ValueKind != JsonValueKind.Array)
-            throw new InvalidFileException(Path, $"expected a JSON array of records, got {document.RootElement.ValueKind}");
+            throw new InvalidFileException(Path, $"expected a JSON array of records, got {Config.JsonSource.Kind(document.RootElement.ValueKind)}");
         foreach (var element in document.RootElement.EnumerateArray()) Records.Add(new RawRecord(Records.Count, element, null));
     }
 

@@ -73,7 +73,7 @@ internal static class SafeTensorsHeaderParser
             if (root.ValueKind != JsonValueKind.Object)
             {
                 throw new InvalidFileException(path,
-                    $"header JSON must be an object mapping tensor names to entries, found {root.ValueKind}.");
+                    $"header JSON must be an object mapping tensor names to entries, found {Config.JsonSource.Kind(root.ValueKind)}.");
             }
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -111,14 +111,14 @@ internal static class SafeTensorsHeaderParser
         if (value.ValueKind != JsonValueKind.Object)
         {
             throw new InvalidFileException(path,
-                $"'{MetadataKey}' must be an object of string keys to string values, found {value.ValueKind}.");
+                $"'{MetadataKey}' must be an object of string keys to string values, found {Config.JsonSource.Kind(value.ValueKind)}.");
         }
         foreach (var item in value.EnumerateObject())
         {
             if (item.Value.ValueKind != JsonValueKind.String)
             {
                 throw new InvalidFileException(path,
-                    $"'{MetadataKey}' key '{item.Name}' must map to a string, found {item.Value.ValueKind}.");
+                    $"'{MetadataKey}' key '{item.Name}' must map to a string, found {Config.JsonSource.Kind(item.Value.ValueKind)}.");
             }
             if (!metadata.TryAdd(item.Name, item.Value.GetString()!))
             {
@@ -133,7 +133,7 @@ internal static class SafeTensorsHeaderParser
         if (entry.ValueKind != JsonValueKind.Object)
         {
             throw new InvalidFileException(path,
-                $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {entry.ValueKind}.");
+                $"tensor '{name}': entry must be an object with dtype, shape and data_offsets, found {Config.JsonSource.Kind(entry.ValueKind)}.");
         }
 
         JsonElement? dtypeElement = null, shapeElement = null, offsetsElement = null;
@@ -186,7 +186,7 @@ internal static class SafeTensorsHeaderParser
         }
         if (element.Value.ValueKind != JsonValueKind.String)
         {
-            throw new InvalidFileException(path, $"tensor '{name}': 'dtype' must be a string, found {element.Value.ValueKind}.");
+            throw new InvalidFileException(path, $"tensor '{name}': 'dtype' must be a string, found {Config.JsonSource.Kind(element.Value.ValueKind)}.");
         }
         string text = element.Value.GetString()!;
         if (!SafeTensorsDTypes.TryParse(text, out var dtype))
@@ -208,7 +208,7 @@ internal static class SafeTensorsHeaderParser
         var value = element.Value;
         if (value.ValueKind != JsonValueKind.Array)
         {
-            throw new InvalidFileException(path, $"tensor '{name}': '{field}' must be {expected}, found {value.ValueKind}.");
+            throw new InvalidFileException(path, $"tensor '{name}': '{field}' must be {expected}, found {Config.JsonSource.Kind(value.ValueKind)}.");
         }
         int count = value.GetArrayLength();
         if (expectedCount is int required && count != required)

@@ -15,9 +15,9 @@ public class SafeTensorsCorruptFileTests
     public static TheoryData<string, string, int, string[]> BadHeaders => new()
     {
         { "malformed JSON", "{" + A + ",\"b\":{", 40, ["not valid JSON"] },
-        { "not an object", "[1, 2]", 40, ["must be an object", "Array"] },
+        { "not an object", "[1, 2]", 40, ["must be an object", "found a list"] },
         { "trailing garbage", "{" + A + "} x", 40, ["not valid JSON"] },
-        { "entry not an object", "{\"a\":5}", 40, ["tensor 'a'", "must be an object", "Number"] },
+        { "entry not an object", "{\"a\":5}", 40, ["tensor 'a'", "must be an object", "found a number"] },
         { "missing dtype", "{\"a\":{\"shape\":[2,3],\"data_offsets\":[0,24]}}", 40, ["tensor 'a'", "missing 'dtype'"] },
         { "missing shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,24]}}", 40, ["tensor 'a'", "missing 'shape'"] },
         { "missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3]}}", 40, ["tensor 'a'", "missing 'data_offsets'"] },
@@ -27,7 +27,7 @@ public class SafeTensorsCorruptFileTests
         { "negative dim", "{" + A.Replace("[2,3]", "[-2,3]") + "}", 40, ["tensor 'a'", "'shape'", "negative (-2)"] },
         { "string dim", "{" + A.Replace("[2,3]", "[\"2\",3]") + "}", 40, ["tensor 'a'", "'shape' value 0 is \"2\"", "non-negative integer"] },
         { "fractional dim", "{" + A.Replace("[2,3]", "[2.5,3]") + "}", 40, ["tensor 'a'", "'shape' value 0 is 2.5"] },
-        { "shape not an array", "{" + A.Replace("[2,3]", "6") + "}", 40, ["tensor 'a'", "'shape' must be an array", "Number"] },
+        { "shape not an array", "{" + A.Replace("[2,3]", "6") + "}", 40, ["tensor 'a'", "'shape' must be an array", "found a number"] },
         { "offsets mismatch shape", "{" + A.Replace("[0,24]", "[0,20]") + "}", 40, ["tensor 'a'", "cover 20 bytes", "needs 24 bytes"] },
         { "offsets reversed", "{" + A.Replace("[0,24]", "[24,0]") + "}", 40, ["tensor 'a'", "begin <= end"] },
         { "three offsets", "{" + A.Replace("[0,24]", "[0,12,24]") + "}", 40, ["tensor 'a'", "[begin, end]", "found 3 values"] },
@@ -39,8 +39,8 @@ public class SafeTensorsCorruptFileTests
             ["tensor 'a'", "'dtype' appears more than once"] },
         { "shape overflows", "{" + A.Replace("[2,3]", "[4611686018427387904,4]") + "}", 40, ["tensor 'a'", "overflows 64 bits"] },
         { "metadata value not a string", "{\"__metadata__\":{\"format\":1}," + A + "}", 40,
-            ["'__metadata__' key 'format' must map to a string", "Number"] },
-        { "metadata not an object", "{\"__metadata__\":[\"pt\"]," + A + "}", 40, ["'__metadata__' must be an object", "Array"] },
+            ["'__metadata__' key 'format' must map to a string", "found a number"] },
+        { "metadata not an object", "{\"__metadata__\":[\"pt\"]," + A + "}", 40, ["'__metadata__' must be an object", "found a list"] },
         { "duplicate metadata", "{\"__metadata__\":{},\"__metadata__\":{}," + A + "}", 40, ["'__metadata__' appears more than once"] },
     };
 
