@@ -15,9 +15,12 @@ public sealed class LogitsProcessor
         _generator = new Generator((ulong)(options.Seed ?? DateTime.UtcNow.Ticks));
     }
 
-    /// <summary>logits: [V] (fp32); history: ids already in the sequence (prompt included).</summary>
+    /// <summary>
+    /// logits: [V] (fp32); history: ids already in the sequence (prompt included); generated: the ids generated so far
+    /// (what the frequency and presence penalties count; null = none).
+    /// </summary>
     /// <exception cref="MixLoraException">The logits hold NaN or +∞ (or nothing but −∞): no token can be chosen from them.</exception>
-    public int Next(Tensor logits, IReadOnlyCollection<int> history)
+    public int Next(Tensor logits, IReadOnlyCollection<int> history, IReadOnlyList<int>? generated = null)
     {
         using var scope = NewDisposeScope();
         var scores = logits.to(ScalarType.Float32).clone();
@@ -31,6 +34,13 @@ public sealed class LogitsProcessor
             var picked = scores.index_select(0, seen);
             var penalised = where(picked.lt(0), picked * _options.RepetitionPenalty, picked / _options.RepetitionPenalty);
             scores.index_copy_(0, seen, penalised);
+        }
+        if (_options.PenalisesGenerated && generated is { Count: > 0 })
+        {
+            var counts = generated.GroupBy(id => id).ToList();
+            var ids = tensor(counts.Select(g => (long)g.Key).ToArray(), device: scores.device);
+            var penalty = tensor(counts.Select(g => (float)(_options.FrequencyPenalty * g.Count() + _options.PresencePenalty)).ToArray(), device: scores.device);
+            scores.index_add_(0, ids, penalty, -1.0);                                       // [V] -= penalty at ids
         }
         if (_options.IsGreedy) return (int)scores.argmax().item<long>();
 

@@ -19,6 +19,12 @@ public sealed record SamplingOptions
     /// <summary>Divides positive (multiplies negative) logits of tokens already in the sequence (1 = off).</summary>
     public double RepetitionPenalty { get; init; } = 1.0;
 
+    /// <summary>OpenAI's frequency penalty: subtracted from a token's logit once per time it was generated (0 = off).</summary>
+    public double FrequencyPenalty { get; init; }
+
+    /// <summary>OpenAI's presence penalty: subtracted once from the logit of every token generated so far (0 = off).</summary>
+    public double PresencePenalty { get; init; }
+
     /// <summary>Seed of the sampler; null draws one from the clock.</summary>
     public long? Seed { get; init; }
 
@@ -26,6 +32,9 @@ public sealed record SamplingOptions
     public bool UseCache { get; init; } = true;
 
     public bool IsGreedy => Temperature == 0;
+
+    /// <summary>Whether the generated tokens change the next token's scores (frequency or presence penalty).</summary>
+    public bool PenalisesGenerated => FrequencyPenalty != 0 || PresencePenalty != 0;
 
     /// <summary>Throws a <see cref="MixLoraException"/> naming the option that is out of range.</summary>
     public void Validate()
@@ -36,5 +45,7 @@ public sealed record SamplingOptions
         if (TopK < 0) throw new MixLoraException($"--top-k must be ≥ 0, got {TopK}");
         if (!(RepetitionPenalty > 0) || !double.IsFinite(RepetitionPenalty))
             throw new MixLoraException($"--repetition-penalty must be a finite number > 0, got {RepetitionPenalty}");
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2)) throw new MixLoraException($"frequency_penalty must be in [-2, 2], got {FrequencyPenalty}");
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2)) throw new MixLoraException($"presence_penalty must be in [-2, 2], got {PresencePenalty}");
     }
 }

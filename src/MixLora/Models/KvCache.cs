@@ -42,6 +42,81 @@ public sealed class KvCache : IDisposable
     /// <summary>Marks the positions appended by the last forward pass as stored (call once per forward, after all layers).</summary>
     public void Advance(int positions) => Length += positions;
 
+    /// <summary>Rows in the cache (0 before the first append).</summary>
+    public long BatchSize => _keys.FirstOrDefault(k => k is not null)?.shape[0] ?? 0;
+
+    /// <summary>Keeps the batch rows <paramref name="rows"/> [R] (int64, in that order): [B, nkv, cap, hd] -> [R, nkv, cap, hd].</summary>
+    public void SelectRows(Tensor rows)
+    {
+        using var _ = no_grad();
+        for (int layer = 0; layer < _keys.Length; layer++)
+        {
+            Replace(ref _keys[layer], _keys[layer]?.index_select(0, rows));
+            Replace(ref _values[layer], _values[layer]?.index_select(0, rows));
+        }
+    }
+
+    /// <summary>
+    /// Adds the rows of <paramref name="other"/> after this cache's rows. Both histories are right-aligned to the longer
+    /// one (left padding), so every row's newest position stays in the last column and one append serves all rows; the
+    /// caller's attention mask must mark the padded columns. <paramref name="other"/> is left unchanged.
+    /// </summary>
+    public void AppendRows(KvCache other)
+    {
+        if (other._keys.Length != _keys.Length) throw new ArgumentException("the caches have different layer counts", nameof(other));
+        int length = Math.Max(Length, other.Length);
+        using (no_grad())
+        {
+            for (int layer = 0; layer < _keys.Length; layer++)
+            {
+                Replace(ref _keys[layer], Joined(_keys[layer], Length, other._keys[layer], other.Length, length));
+                Replace(ref _values[layer], Joined(_values[layer], Length, other._values[layer], other.Length, length));
+            }
+        }
+        Length = length;
+    }
+
+    /// <summary>Drops the first <paramref name="count"/> positions of every row (columns that are padding in all of them).</summary>
+    public void DropLeading(int count)
+    {
+        if (count <= 0) return;
+        if (count > Length) throw new ArgumentOutOfRangeException(nameof(count), count, $"the cache holds {Length} positions");
+        using (no_grad())
+        {
+            for (int layer = 0; layer < _keys.Length; layer++)
+            {
+                Replace(ref _keys[layer], _keys[layer]?.narrow(2, count, Length - count).clone());   // [B, nkv, L, hd] -> [B, nkv, L-count, hd]
+                Replace(ref _values[layer], _values[layer]?.narrow(2, count, Length - count).clone());
+            }
+        }
+        Length -= count;
+    }
+
+    /// <summary>[B1 + B2, nkv, length, hd]: each part's filled positions end at column <paramref name="length"/>.</summary>
+    private static Tensor? Joined(Tensor? first, int firstLength, Tensor? second, int secondLength, int length)
+    {
+        if (first is null || first.shape[0] == 0) return second is null ? null : RightAligned(second, secondLength, length);
+        if (second is null || second.shape[0] == 0) return RightAligned(first, firstLength, length);
+        using var a = RightAligned(first, firstLength, length);
+        using var b = RightAligned(second, secondLength, length);
+        return cat([a, b], 0);
+    }
+
+    private static Tensor RightAligned(Tensor buffer, int filled, int length)
+    {
+        var aligned = zeros([buffer.shape[0], buffer.shape[1], length, buffer.shape[3]], dtype: buffer.dtype, device: buffer.device);
+        aligned.narrow(2, length - filled, filled).copy_(buffer.narrow(2, 0, filled));
+        return aligned;
+    }
+
+    private static void Replace(ref Tensor? buffer, Tensor? replacement)
+    {
+        if (ReferenceEquals(buffer, replacement)) return;
+        replacement?.DetachFromDisposeScope();
+        buffer?.Dispose();
+        buffer = replacement;
+    }
+
     private void EnsureCapacity(ref Tensor? buffer, Tensor like, long needed)
     {
         if (buffer is not null && buffer.shape[2] >= needed) return;
