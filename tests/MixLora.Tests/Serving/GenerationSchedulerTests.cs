@@ -123,4 +123,30 @@ public class GenerationSchedulerTests
         await Task.Delay(50);
         Assert.Equal(idle, scheduler.LiveTensors);
     }
+
+    [Fact]
+    public async Task MemoryStaysFlatOverAThousandSequentialRequests()
+    {
+        using var model = Stories260K.Load();
+        using var moe = Adapter.Load(model.Model, MixLoraDir);
+        using var scheduler = new GenerationScheduler(model, new Dictionary<string, Adapter> { ["moe"] = moe });
+        string[] names = ["base", "moe"];
+        async Task RunAsync(int from, int count)
+        {
+            for (int i = from; i < from + count; i++)
+                await scheduler.GenerateAsync(Greedy(model, Prompts[i % Prompts.Length], names[i % 2], 4) with
+                {
+                    Sampling = new SamplingOptions { Temperature = 0.8, Seed = i, MaxNewTokens = 4 },
+                });
+        }
+        await RunAsync(0, 200);                                       // warm-up: allocator pools, lazily created tensors
+        await Task.Delay(20);
+        long tensors = scheduler.LiveTensors;
+        long rss = Environment.WorkingSet;
+        await RunAsync(200, 1000);
+        await Task.Delay(20);
+        Assert.Equal(tensors, scheduler.LiveTensors);
+        long grownMiB = (Environment.WorkingSet - rss) >> 20;
+        Assert.True(grownMiB < 32, $"RSS grew by {grownMiB} MiB over 1,000 requests");
+    }
 }
