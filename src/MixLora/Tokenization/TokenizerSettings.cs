@@ -60,7 +60,8 @@ internal sealed record TokenizerSettings
         };
     }
 
-    private static string? TokenText(JsonElement root, string name, string path)
+    /// <summary>A special token given as a string, null, or an AddedToken object with "content".</summary>
+    internal static string? TokenText(JsonElement root, string name, string path)
     {
         var value = JsonFileReader.Optional(root, name);
         if (value is null) return null;
