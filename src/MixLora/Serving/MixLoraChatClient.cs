@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using MixLora.Generation;
-using MixLora.Tokenization;
 
 namespace MixLora.Serving;
 
@@ -13,20 +12,18 @@ namespace MixLora.Serving;
 public sealed class MixLoraChatClient : IChatClient
 {
     private readonly GenerationScheduler _scheduler;
-    private readonly ITextTokenizer _tokenizer;
-    private readonly Func<IReadOnlyList<ChatMessage>, string, string> _formatPrompt;
+    private readonly ChatPromptEncoder _encodePrompt;
     private readonly string _defaultModel;
     private readonly int _defaultMaxTokens;
 
-    /// <param name="formatPrompt">(conversation, model name) ⇒ prompt text (the chat template, or the adapter's prompt template).</param>
+    /// <param name="encodePrompt">(conversation, model name) ⇒ prompt ids (see <see cref="ChatPrompts.Encoder"/>).</param>
     /// <param name="defaultModel">The model used when <c>ChatOptions.ModelId</c> is not set.</param>
     /// <param name="defaultMaxTokens">Tokens generated when <c>ChatOptions.MaxOutputTokens</c> is not set (capped by the context).</param>
-    public MixLoraChatClient(GenerationScheduler scheduler, ITextTokenizer tokenizer, Func<IReadOnlyList<ChatMessage>, string, string> formatPrompt,
+    public MixLoraChatClient(GenerationScheduler scheduler, ChatPromptEncoder encodePrompt,
         string defaultModel = GenerationScheduler.BaseModelName, int defaultMaxTokens = 256)
     {
         _scheduler = scheduler;
-        _tokenizer = tokenizer;
-        _formatPrompt = formatPrompt;
+        _encodePrompt = encodePrompt;
         _defaultModel = defaultModel;
         _defaultMaxTokens = defaultMaxTokens;
     }
@@ -78,10 +75,10 @@ public sealed class MixLoraChatClient : IChatClient
 
     private GenerationRequest Request(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
-        var conversation = messages.ToList();
+        var conversation = messages.Select(m => new ChatTurn(m.Role.Value, m.Text)).ToList();
         if (conversation.Count == 0) throw new MixLoraException("the conversation is empty; give at least one message");
         var model = options?.ModelId ?? _defaultModel;
-        var prompt = PromptEncoding.Encode(_tokenizer, _formatPrompt(conversation, model));
+        var prompt = _encodePrompt(conversation, model);
         int room = Math.Max(0, _scheduler.ContextLength - prompt.Count);
         var defaults = new SamplingOptions();
         var sampling = new SamplingOptions

@@ -7,12 +7,12 @@ namespace MixLora.Tests.Serving;
 /// <summary>Loading chat templates from tokenizer configs and folders, and the instruction-template fallback.</summary>
 public class ChatFormatterTests
 {
-    private static readonly ChatMessage[] Conversation =
+    private static readonly ChatTurn[] Conversation =
     [
-        ChatMessage.System("Be brief."),
-        ChatMessage.User("Hi"),
-        ChatMessage.Assistant("Hello!"),
-        ChatMessage.User("2+2?"),
+        ChatTurn.System("Be brief."),
+        ChatTurn.User("Hi"),
+        ChatTurn.Assistant("Hello!"),
+        ChatTurn.User("2+2?"),
     ];
 
     [Fact]
@@ -30,18 +30,18 @@ public class ChatFormatterTests
     [Fact]
     public void FallbackWithoutContextUsesPromptNoInput()
     {
-        Assert.Equal("### Instruction:\nTell me a joke.\n\n### Output:\n", InstructionChat.Render(PromptTemplate.MoePeft, [ChatMessage.User("Tell me a joke.")]));
+        Assert.Equal("### Instruction:\nTell me a joke.\n\n### Output:\n", InstructionChat.Render(PromptTemplate.MoePeft, [ChatTurn.User("Tell me a joke.")]));
         // Only a system message: it is the input. Only earlier turns: they are the input. Other roles keep their name.
-        Assert.Equal(("Q", "S1\n\nS2"), InstructionChat.Split([ChatMessage.System("S1"), ChatMessage.System("S2"), ChatMessage.User("Q")]));
-        Assert.Equal(("Q", "User: A\nTool: 42"), InstructionChat.Split([ChatMessage.User("A"), new ChatMessage("tool", "42"), ChatMessage.User("Q")]));
+        Assert.Equal(("Q", "S1\n\nS2"), InstructionChat.Split([ChatTurn.System("S1"), ChatTurn.System("S2"), ChatTurn.User("Q")]));
+        Assert.Equal(("Q", "User: A\nTool: 42"), InstructionChat.Split([ChatTurn.User("A"), new ChatTurn("tool", "42"), ChatTurn.User("Q")]));
         // Contents are used verbatim.
-        Assert.Equal((" q \n", ""), InstructionChat.Split([ChatMessage.User(" q \n")]));
+        Assert.Equal((" q \n", ""), InstructionChat.Split([ChatTurn.User(" q \n")]));
     }
 
     [Fact]
     public void FallbackNeedsAFinalUserMessage()
     {
-        var error = Assert.Throws<MixLoraException>(() => InstructionChat.Split([ChatMessage.User("Q"), ChatMessage.Assistant("A")]));
+        var error = Assert.Throws<MixLoraException>(() => InstructionChat.Split([ChatTurn.User("Q"), ChatTurn.Assistant("A")]));
         Assert.Contains("must end with a user message", error.Message);
         Assert.Contains("\"assistant\"", error.Message);
         Assert.Contains("no messages", Assert.Throws<MixLoraException>(() => InstructionChat.Split([])).Message);
@@ -63,15 +63,15 @@ public class ChatFormatterTests
         var withTemplate = ChatFormatter.FromTokenizerConfig(RepoPaths.Asset("tokenizers", "qwen3", "tokenizer_config.json"), PromptTemplate.Alpaca);
         Assert.True(withTemplate.UsesChatTemplate);
         Assert.False(withTemplate.AddSpecialTokensWhenEncoding);
-        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", withTemplate.Format([ChatMessage.User("Hi")]));
-        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n", withTemplate.Format([ChatMessage.User("Hi")], addGenerationPrompt: false));
+        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", withTemplate.Format([ChatTurn.User("Hi")]));
+        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n", withTemplate.Format([ChatTurn.User("Hi")], addGenerationPrompt: false));
 
         // stories260K-hf has a tokenizer_config.json without a chat_template: the adapter's prompt template is used.
         var fallback = ChatFormatter.ForModel(RepoPaths.Asset("stories260K-hf"), PromptTemplate.MoePeft);
         Assert.False(fallback.UsesChatTemplate);
         Assert.True(fallback.AddSpecialTokensWhenEncoding);
         Assert.Null(fallback.Template);
-        Assert.Equal("### Instruction:\nHi\n\n### Output:\n", fallback.Format([ChatMessage.User("Hi")]));
+        Assert.Equal("### Instruction:\nHi\n\n### Output:\n", fallback.Format([ChatTurn.User("Hi")]));
         Assert.Null(ChatTemplate.FromTokenizerConfig(RepoPaths.Asset("stories260K-hf", "tokenizer_config.json")));
 
         Assert.Contains("no messages", Assert.Throws<MixLoraException>(() => withTemplate.Format([])).Message);
@@ -88,9 +88,9 @@ public class ChatFormatterTests
                                {"name": "tool_use", "template": "T{{ tools is none }}"}]}
             """);
         var template = ChatTemplate.FromTokenizerConfig(path)!;
-        Assert.Equal("<s>D1</s>", template.Render([ChatMessage.User("x")], true));
+        Assert.Equal("<s>D1</s>", template.Render([ChatTurn.User("x")], true));
         Assert.Equal($"{path} (chat_template \"default\")", template.Source);
-        Assert.Equal("TTrue", ChatTemplate.FromTokenizerConfig(path, "tool_use")!.Render([ChatMessage.User("x")], true));
+        Assert.Equal("TTrue", ChatTemplate.FromTokenizerConfig(path, "tool_use")!.Render([ChatTurn.User("x")], true));
         Assert.Contains("has no template named \"rag\" (templates: default, tool_use)",
             Assert.Throws<InvalidFileException>(() => ChatTemplate.FromTokenizerConfig(path, "rag")).Message);
 
@@ -115,8 +115,8 @@ public class ChatFormatterTests
         File.WriteAllText(dir.File("chat_template.jinja"), "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}{% if add_generation_prompt %}>{% endif %}\n");
         var template = ChatTemplate.FromFolder(dir.Path)!;
         Assert.Equal(dir.File("chat_template.jinja"), template.Source);
-        Assert.Equal("<B>[user:a]>", template.Render([ChatMessage.User("a")], true));
-        Assert.Equal("<B>[user:a]", ChatFormatter.ForModel(dir.Path, PromptTemplate.MoePeft).Format([ChatMessage.User("a")], addGenerationPrompt: false));
+        Assert.Equal("<B>[user:a]>", template.Render([ChatTurn.User("a")], true));
+        Assert.Equal("<B>[user:a]", ChatFormatter.ForModel(dir.Path, PromptTemplate.MoePeft).Format([ChatTurn.User("a")], addGenerationPrompt: false));
         Assert.Null(ChatTemplate.FromFolder(RepoPaths.Asset("tokenizers", "llama2")));
     }
 
@@ -124,7 +124,7 @@ public class ChatFormatterTests
     public void ExtraVariablesCannotReplaceMessagesOrTheGenerationFlag()
     {
         var template = new ChatTemplate("{{ messages | length }}{{ add_generation_prompt }}{{ x }}");
-        Assert.Equal("1TrueX", template.Render([ChatMessage.User("a")], true, new Dictionary<string, object?> { ["x"] = "X" }));
+        Assert.Equal("1TrueX", template.Render([ChatTurn.User("a")], true, new Dictionary<string, object?> { ["x"] = "X" }));
         Assert.Throws<ArgumentException>(() => template.Render([], true, new Dictionary<string, object?> { ["messages"] = "no" }));
     }
 }

@@ -23,16 +23,16 @@ public static class ChatGolden
     /// The gemma3 error case names a conversation "user_user" that the file's "conversations" do not define. The
     /// template raises its error for any two consecutive user messages (the texts are never read), so it is that here.
     /// </summary>
-    private static readonly Dictionary<string, ChatMessage[]> Undefined = new()
+    private static readonly Dictionary<string, ChatTurn[]> Undefined = new()
     {
-        ["user_user"] = [ChatMessage.User("Hello."), ChatMessage.User("Are you there?")],
+        ["user_user"] = [ChatTurn.User("Hello."), ChatTurn.User("Are you there?")],
     };
 
-    public static IReadOnlyList<ChatMessage> Conversation(string name)
+    public static IReadOnlyList<ChatTurn> Conversation(string name)
     {
         if (!Document.Value.RootElement.GetProperty("conversations").TryGetProperty(name, out var messages)) return Undefined[name];
         return messages.EnumerateArray()
-            .Select(m => new ChatMessage(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!))
+            .Select(m => new ChatTurn(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!))
             .ToList();
     }
 

@@ -17,12 +17,12 @@ public class ChatSessionTests
         using var moe = Adapter.Load(model.Model, RepoPaths.Asset("golden", "mixlora-stories260K", "adapter"));
         using var scheduler = new GenerationScheduler(model, new Dictionary<string, Adapter> { ["moe"] = moe });
         var seen = new List<(string Model, string[] Turns)>();
-        string Format(IReadOnlyList<ChatMessage> messages, string name)
+        IReadOnlyList<int> Encode(IReadOnlyList<ChatTurn> messages, string name)
         {
-            seen.Add((name, messages.Select(m => $"{m.Role}:{m.Text}").ToArray()));
-            return messages[^1].Text;
+            seen.Add((name, messages.Select(m => $"{m.Role}:{m.Content}").ToArray()));
+            return MixLora.Generation.PromptEncoding.Encode(model.Tokenizer, messages[^1].Content);
         }
-        using var client = new MixLoraChatClient(scheduler, model.Tokenizer, Format);
+        using var client = new MixLoraChatClient(scheduler, Encode);
         var session = new ChatSession(client, scheduler.ModelNames, "base", new ChatOptions { Temperature = 0, MaxOutputTokens = 6 }, "Be brief.");
 
         var first = string.Concat(await session.SendAsync("Once upon a time").ToListAsync());

@@ -55,7 +55,7 @@ public class JinjaInterpreterTests
                 {% endif %}
             {% endfor %}
             """;
-        var messages = new[] { ChatMessage.User("hi"), ChatMessage.Assistant("yo") };
+        var messages = new[] { ChatTurn.User("hi"), ChatTurn.Assistant("yo") };
         Assert.Equal("        U:hi\n        A:yo\n", Render(template, new() { ["messages"] = messages }));
     }
 
@@ -143,7 +143,7 @@ public class JinjaInterpreterTests
     [InlineData("{{ msgs | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }} {{ msgs | rejectattr('role', 'eq', 'user') | list | length }} {{ [0, 1, 2] | select | list }} {{ [1, 2, 3] | reject('odd') | list }} {{ ['a', 'b'] | map('upper') | list }}", "['u1', 'u2'] 1 [1, 2] [2] ['A', 'B']")]
     public void Filters(string template, string expected)
     {
-        var msgs = new[] { ChatMessage.User("u1"), ChatMessage.Assistant("a1"), ChatMessage.User("u2") };
+        var msgs = new[] { ChatTurn.User("u1"), ChatTurn.Assistant("a1"), ChatTurn.User("u2") };
         Assert.Equal(expected, Render(template, new() { ["msgs"] = msgs }));
     }
 
@@ -166,7 +166,7 @@ public class JinjaInterpreterTests
     [InlineData("{{ 'hello'[1:3] }} {{ 'hello'[-1] }} {{ 'hello'[:-1] }} {{ 'abc'[::-1] }} {{ '😀ab'[1:] }}", "el o hell cba ab")]
     [InlineData("{{ [1, 2, 3][-1] }} {{ [1, 2, 3][5] is defined }} {{ (1, 2)[0] }} {{ messages[0].role }} {{ messages.0.content }} {{ messages[0]['role'] }}", "3 False 1 user hi user")]
     public void IndexingAndSlicing(string template, string expected) =>
-        Assert.Equal(expected, Render(template, new() { ["messages"] = new[] { ChatMessage.User("hi") } }));
+        Assert.Equal(expected, Render(template, new() { ["messages"] = new[] { ChatTurn.User("hi") } }));
 
     [Theory]
     [InlineData("{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '\\n\\nhi\\n'.lstrip('\\n') }}|{{ 'hi  '.rstrip() }}", "a b|a|hi\n|hi")]
@@ -236,7 +236,7 @@ public class JinjaInterpreterTests
     [Fact]
     public void RuntimeErrorsNameTheLine()
     {
-        var error = Fails("a\nb\n{{ messages[0].role }}", new() { ["messages"] = Array.Empty<ChatMessage>() });
+        var error = Fails("a\nb\n{{ messages[0].role }}", new() { ["messages"] = Array.Empty<ChatTurn>() });
         Assert.Equal(ChatTemplateErrorKind.Render, error.Kind);
         Assert.Equal(3, error.Line);
         Assert.Equal("test.jinja: chat template failed at line 3, column 15: 'list object' has no element 0", error.Message);

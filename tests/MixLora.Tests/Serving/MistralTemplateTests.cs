@@ -130,18 +130,18 @@ public class MistralTemplateTests
         Assert.Equal("<s>[INST] Say hi.[/INST] Hi!</s>", Template().Render(ChatGolden.Conversation("user_assistant"), true));
         // The assistant's content is trimmed; a user's is not.
         Assert.Equal("<s>[INST]  a [/INST] b</s>",
-            Template().Render([ChatMessage.User(" a "), ChatMessage.Assistant("\n b \n")], true));
+            Template().Render([ChatTurn.User(" a "), ChatTurn.Assistant("\n b \n")], true));
     }
 
     [Fact]
     public void RolesThatDoNotAlternateAreRefusedWithTheTemplatesMessage()
     {
-        var error = Assert.Throws<ChatTemplateException>(() => Template().Render([ChatMessage.User("a"), ChatMessage.User("b")], true));
+        var error = Assert.Throws<ChatTemplateException>(() => Template().Render([ChatTurn.User("a"), ChatTurn.User("b")], true));
         Assert.Equal(ChatTemplateErrorKind.Raised, error.Kind);
         Assert.Equal("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...", error.Problem);
         Assert.StartsWith("Mistral-7B-Instruct-v0.3 chat_template: the chat template refused the conversation at line 18, column 17", error.Message);
 
-        var unknownRole = Assert.Throws<ChatTemplateException>(() => Template().Render([ChatMessage.User("a"), new ChatMessage("narrator", "b")], true));
+        var unknownRole = Assert.Throws<ChatTemplateException>(() => Template().Render([ChatTurn.User("a"), new ChatTurn("narrator", "b")], true));
         Assert.Equal("Only user and assistant roles are supported, with the exception of an initial optional system message!", unknownRole.Problem);
     }
 
@@ -155,7 +155,7 @@ public class MistralTemplateTests
             [{"type": "function", "function": {"name": "get_weather", "description": "Get the weather",
               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
             """);
-        var text = Template().Render([ChatMessage.User("Weather in Paris?")], true,
+        var text = Template().Render([ChatTurn.User("Weather in Paris?")], true,
             new Dictionary<string, object?> { ["tools"] = tools.RootElement });
         Assert.Equal(
             "<s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Get the weather\", " +

@@ -11,8 +11,9 @@ namespace MixLora.Tests.Serving;
 [Collection(nameof(GlobalGeneratorCollection))]
 public class MixLoraChatClientTests
 {
-    // A formatter that only shows the last user message (the real one renders the chat template).
-    private static string LastUser(IReadOnlyList<ChatMessage> messages, string model) => messages.Last(m => m.Role == ChatRole.User).Text;
+    // An encoder that only shows the last user message (the real one renders the chat template).
+    private static ChatPromptEncoder LastUser(MixLora.IO.PretrainedModel model) =>
+        (messages, _) => PromptEncoding.Encode(model.Tokenizer, messages.Last(m => m.Role == "user").Content);
 
     [Fact]
     public async Task ResponsesEqualTheSchedulersAndOptionsMapToSampling()
@@ -20,7 +21,7 @@ public class MixLoraChatClientTests
         using var model = Stories260K.Load();
         using var moe = Adapter.Load(model.Model, RepoPaths.Asset("golden", "mixlora-stories260K", "adapter"));
         using var scheduler = new GenerationScheduler(model, new Dictionary<string, Adapter> { ["moe"] = moe });
-        using IChatClient client = new MixLoraChatClient(scheduler, model.Tokenizer, LastUser);
+        using IChatClient client = new MixLoraChatClient(scheduler, LastUser(model));
         var greedy = new ChatOptions { ModelId = "moe", Temperature = 0, MaxOutputTokens = 20 };
         ChatMessage[] conversation = [new(ChatRole.System, "ignored here"), new(ChatRole.User, "Once upon a time")];
 

@@ -49,9 +49,9 @@ public sealed class ChatFormatter
     /// </summary>
     /// <exception cref="MixLoraException">The conversation is empty, or without a chat template does not end with a user message.</exception>
     /// <exception cref="ChatTemplateException">The chat template failed or refused the conversation.</exception>
-    public string Format(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Format(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true)
     {
-        ChatMessage.Validate(messages);
+        ChatTurn.Validate(messages);
         if (messages.Count == 0) throw new MixLoraException("the conversation has no messages");
         return Template is null ? InstructionChat.Render(Fallback, messages) : Template.Render(messages, addGenerationPrompt);
     }

@@ -135,17 +135,17 @@ public sealed class ChatTemplate
 
     /// <summary>The prompt for <paramref name="messages"/>; with <paramref name="addGenerationPrompt"/> the template appends the assistant's header.</summary>
     /// <exception cref="ChatTemplateException">The template failed or refused the conversation.</exception>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) => Render(messages, addGenerationPrompt, null);
+    public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt) => Render(messages, addGenerationPrompt, null);
 
     /// <summary>
-    /// As <see cref="Render(IReadOnlyList{ChatMessage}, bool)"/> with extra template variables (for example
+    /// As <see cref="Render(IReadOnlyList{ChatTurn}, bool)"/> with extra template variables (for example
     /// <c>enable_thinking</c>, <c>tools</c>, <c>date_string</c>); they override the special tokens, not
     /// <c>messages</c> or <c>add_generation_prompt</c>. Values: strings, numbers, booleans, null, lists, string-keyed
     /// dictionaries and <see cref="JsonElement"/>s.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyDictionary<string, object?>? variables)
+    public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt, IReadOnlyDictionary<string, object?>? variables)
     {
-        ChatMessage.Validate(messages);
+        ChatTurn.Validate(messages);
         var all = new Dictionary<string, object?>(StringComparer.Ordinal)
         {
             ["tools"] = null,

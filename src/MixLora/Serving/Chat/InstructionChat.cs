@@ -20,16 +20,16 @@ public static class InstructionChat
 {
     /// <summary>The instruction (last user message) and input (system text and earlier turns) of a conversation.</summary>
     /// <exception cref="MixLoraException">The conversation is empty or does not end with a user message.</exception>
-    public static (string Instruction, string Input) Split(IReadOnlyList<ChatMessage> messages)
+    public static (string Instruction, string Input) Split(IReadOnlyList<ChatTurn> messages)
     {
-        ChatMessage.Validate(messages);
+        ChatTurn.Validate(messages);
         if (messages.Count == 0) throw new MixLoraException("the conversation has no messages");
         var last = messages[^1];
-        if (last.Role != ChatMessage.UserRole)
+        if (last.Role != ChatTurn.UserRole)
             throw new MixLoraException(
                 $"without a chat template the conversation must end with a user message (it becomes the instruction of the prompt template); the last message is from \"{last.Role}\"");
-        var system = messages.Take(messages.Count - 1).Where(m => m.Role == ChatMessage.SystemRole).Select(m => m.Content);
-        var turns = messages.Take(messages.Count - 1).Where(m => m.Role != ChatMessage.SystemRole).Select(m => Label(m.Role) + ": " + m.Content);
+        var system = messages.Take(messages.Count - 1).Where(m => m.Role == ChatTurn.SystemRole).Select(m => m.Content);
+        var turns = messages.Take(messages.Count - 1).Where(m => m.Role != ChatTurn.SystemRole).Select(m => Label(m.Role) + ": " + m.Content);
         var parts = system.ToList();
         var transcript = string.Join("\n", turns);
         if (transcript.Length > 0) parts.Add(transcript);
@@ -37,7 +37,7 @@ public static class InstructionChat
     }
 
     /// <summary>The prompt for <paramref name="messages"/> with <paramref name="template"/> (see the class summary for the rule).</summary>
-    public static string Render(PromptTemplate template, IReadOnlyList<ChatMessage> messages)
+    public static string Render(PromptTemplate template, IReadOnlyList<ChatTurn> messages)
     {
         ArgumentNullException.ThrowIfNull(template);
         var (instruction, input) = Split(messages);
@@ -46,8 +46,8 @@ public static class InstructionChat
 
     private static string Label(string role) => role switch
     {
-        ChatMessage.UserRole => "User",
-        ChatMessage.AssistantRole => "Assistant",
+        ChatTurn.UserRole => "User",
+        ChatTurn.AssistantRole => "Assistant",
         "" => "",
         _ => char.ToUpperInvariant(role[0]) + role[1..],
     };

@@ -33,7 +33,7 @@ internal sealed class JinjaTemplate
 
     /// <summary>
     /// Renders with the given variables (.NET values are converted: strings, numbers, booleans, null, lists,
-    /// dictionaries, <see cref="ChatMessage"/>, JSON elements). <paramref name="clock"/> is what <c>strftime_now</c> formats.
+    /// dictionaries, <see cref="ChatTurn"/>, JSON elements). <paramref name="clock"/> is what <c>strftime_now</c> formats.
     /// </summary>
     public string Render(IReadOnlyDictionary<string, object?> variables, Func<DateTime>? clock = null)
     {

@@ -224,7 +224,7 @@ internal static class JinjaValue
     };
 
     /// <summary>
-    /// A .NET value as a template value: strings, booleans, integers, floating point numbers, null, <see cref="ChatMessage"/>,
+    /// A .NET value as a template value: strings, booleans, integers, floating point numbers, null, <see cref="ChatTurn"/>,
     /// dictionaries with string keys, sequences and <see cref="JsonElement"/>s.
     /// </summary>
     public static object? FromClr(object? value) => value switch
@@ -237,7 +237,7 @@ internal static class JinjaValue
         uint u => (long)u,
         float f => (double)f,
         decimal m => (double)m,
-        ChatMessage message => Dict([("role", message.Role), ("content", message.Content)]),
+        ChatTurn message => Dict([("role", message.Role), ("content", message.Content)]),
         JsonElement element => FromJson(element),
         IDictionary dictionary => FromDictionary(dictionary),
         IEnumerable sequence => new JinjaList(sequence.Cast<object?>().Select(FromClr).ToList()),

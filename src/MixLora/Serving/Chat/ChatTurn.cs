@@ -5,19 +5,19 @@ namespace MixLora.Serving;
 /// template accepts, e.g. "tool"); <paramref name="Content"/> is its text. A chat template sees it as
 /// <c>{"role": Role, "content": Content}</c>.
 /// </summary>
-public sealed record ChatMessage(string Role, string Content)
+public sealed record ChatTurn(string Role, string Content)
 {
     public const string SystemRole = "system";
     public const string UserRole = "user";
     public const string AssistantRole = "assistant";
 
-    public static ChatMessage System(string content) => new(SystemRole, content);
+    public static ChatTurn System(string content) => new(SystemRole, content);
 
-    public static ChatMessage User(string content) => new(UserRole, content);
+    public static ChatTurn User(string content) => new(UserRole, content);
 
-    public static ChatMessage Assistant(string content) => new(AssistantRole, content);
+    public static ChatTurn Assistant(string content) => new(AssistantRole, content);
 
-    internal static void Validate(IReadOnlyList<ChatMessage> messages)
+    internal static void Validate(IReadOnlyList<ChatTurn> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
         for (int i = 0; i < messages.Count; i++)
