@@ -8,7 +8,7 @@ namespace MixLora.Cli;
 public static class CliApp
 {
     /// <summary>Runs the CLI and returns the process exit code (0 ok, 1 user error, 2 usage error or unusable output location, 130 interrupted).</summary>
-    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, TextReader? input = null)
     {
         var console = new CliConsole(output ?? Console.Out, error ?? Console.Error);
         var root = new RootCommand("MixLora.NET: fine-tune, evaluate and run LLaMA-family models with MixLoRA (LoRA mixture-of-experts) adapters.")
@@ -20,6 +20,7 @@ public static class CliApp
             InitCommand.Create(console),
             TrainCommand.Create(console),
             EvaluateCommand.Create(console),
+            ChatCommand.Create(console, input),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

@@ -25,6 +25,9 @@ public sealed class ChatSession
         Reset();
     }
 
+    /// <summary>The names <see cref="SwitchTo"/> accepts.</summary>
+    public IReadOnlyList<string> Models => _models;
+
     /// <summary>The model answering the next turn.</summary>
     public string Model { get; private set; } = "";
 

@@ -49,7 +49,7 @@ public sealed class GenerationScheduler : IDisposable
         // The base model's rows belong to an owner no adapter has: they see no LoRA delta and the plain FFN.
         var baseOwner = new object();
         _ownerOrder.Add(baseOwner);
-        foreach (var name in _options.BaseNames.Append(BaseModelName)) _owners[name] = baseOwner;
+        foreach (var name in _options.BaseNames.Prepend(BaseModelName)) _owners[name] = baseOwner;
         foreach (var (name, adapter) in adapters)
         {
             if (!adapter.IsAttached) throw new MixLoraException($"adapter \"{name}\" is not attached to the model");
