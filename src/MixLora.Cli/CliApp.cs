@@ -20,6 +20,7 @@ public static class CliApp
             InitCommand.Create(console),
             TrainCommand.Create(console),
             EvaluateCommand.Create(console),
+            ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

@@ -135,7 +135,7 @@ public static class EvaluateCommand
     private static string BaseName(PretrainedModel model) => Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Directory));
 
     /// <summary>"name=dir" or "dir" (named after the folder).</summary>
-    private static (string Name, string Dir) ParseAdapter(string value)
+    internal static (string Name, string Dir) ParseAdapter(string value)
     {
         int eq = value.IndexOf('=');
         if (eq > 0 && !Directory.Exists(value)) return (value[..eq], value[(eq + 1)..]);
