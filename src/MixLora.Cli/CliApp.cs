@@ -21,6 +21,7 @@ public static class CliApp
             TrainCommand.Create(console),
             EvaluateCommand.Create(console),
             ChatCommand.Create(console, input),
+            ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };
