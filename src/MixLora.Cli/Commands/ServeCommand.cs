@@ -42,6 +42,7 @@ public static class ServeCommand
                 ApiKey = parse.GetValue(apiKey),
                 MaxTokensDefault = parse.GetValue(maxTokens),
             };
+            if (serverOptions.MaxTokensDefault < 1) throw new MixLoraException($"--max-tokens must be at least 1, got {serverOptions.MaxTokensDefault}");
             serverOptions.Validate();
             int batch = parse.GetValue(maxBatch);
             if (batch < 1) throw new MixLoraException($"--max-batch must be at least 1, got {batch}");

@@ -1,6 +1,7 @@
 using System.ClientModel;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using MixLora.Serving;
 using MixLora.Serving.Http;
 using OpenAI;
 using OpenAI.Chat;

@@ -31,6 +31,9 @@ public class ServeCommandTests
         var host = CliRunner.Run("serve", "--host", "example.com");
         Assert.Equal(1, host.ExitCode);
         Assert.Contains("the host \"example.com\" is not an IP address, localhost or *", host.Err);
+        var tokens = CliRunner.Run("serve", "--max-tokens", "0");
+        Assert.Equal(1, tokens.ExitCode);
+        Assert.Contains("--max-tokens must be at least 1, got 0", tokens.Err);
         var twice = CliRunner.Run("serve", "--adapter", "a=x", "--adapter", "a=y");
         Assert.Equal(1, twice.ExitCode);
         Assert.Contains("two adapters are named \"a\"", twice.Err);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using MixLora.Serving;
 using MixLora.Serving.Http;
 
 namespace MixLora.Tests.Serving.Http;
