@@ -17,12 +17,20 @@ using static TorchSharp.torch;
 //                                                 fused/switch/dynamic), each in a fresh worker process: time, phases,
 //                                                 activation memory, MFU (the PyTorch peer's FLOP accounting), ours/peer
 //                                                 ratios and the targets; JSON + markdown + PNG (see --help)
+//   serve [--clients 1,4,16,64] [--requests N] [--new-tokens N] [--output FILE]
+//                                                 `mixlora serve` over loopback HTTP: aggregate tokens/s and time to first
+//                                                 token per number of concurrent clients (see --help)
 //   decode [--quick|--full] [--threads N] [--prompt-tokens N] [--new-tokens N] [--output FILE]
 //                                                 prefill and KV-cached greedy decode tokens/s of base, LoRA and MixLoRA
 //                                                 at batch 1 and 8; JSON + markdown (see --help)
 if (args.Length > 0 && args[0] == "train-step")
 {
     Environment.ExitCode = MixLora.Benchmarks.TrainStep.TrainStepBenchmark.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "serve")
+{
+    Environment.ExitCode = MixLora.Benchmarks.Serve.ServeBenchmark.Run(args[1..]);
     return;
 }
 if (args.Length > 0 && args[0] == "decode")

@@ -72,7 +72,7 @@ public class OpenAiClientTests(ServerFixture fixture)
     public async Task ModelListNamesTheBaseModelAndTheAdapter()
     {
         var models = (await Client().GetOpenAIModelClient().GetModelsAsync()).Value;
-        Assert.Equal([ServerFixture.Folder, "base", ServerFixture.AdapterName], models.Select(m => m.Id));
+        Assert.Equal(["base", ServerFixture.Folder, ServerFixture.AdapterName], models.Select(m => m.Id));
         Assert.All(models, m => Assert.Equal("mixlora", m.OwnedBy));
         Assert.All(models, m => Assert.InRange((DateTimeOffset.UtcNow - m.CreatedAt).TotalDays, -1, 1));
     }
@@ -89,7 +89,7 @@ public class OpenAiClientTests(ServerFixture fixture)
         Assert.Equal(404, status);
         var (message, type, param, code) = Api.Error(body);
         Assert.Equal(("invalid_request_error", "model", "model_not_found"), (type, param, code));
-        Assert.Equal($"the model \"gpt-4o\" does not exist; served models: {ServerFixture.Folder}, base, {ServerFixture.AdapterName}", message);
+        Assert.Equal($"the model \"gpt-4o\" does not exist; served models: base, {ServerFixture.Folder}, {ServerFixture.AdapterName}", message);
     }
 
     [Fact]
@@ -187,14 +187,15 @@ public class OpenAiClientTests(ServerFixture fixture)
         Assert.Equal(200, status);
         Assert.Equal("ok", health.GetProperty("status").GetString());
         Assert.Equal(0, health.GetProperty("active").GetInt32());
-        Assert.Equal([ServerFixture.Folder, "base", ServerFixture.AdapterName], health.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(["base", ServerFixture.Folder, ServerFixture.AdapterName], health.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
 
         using var page = await fixture.Http.GetAsync("/");
         Assert.Equal(200, (int)page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("<html", html);
-        Assert.Contains("/v1/chat/completions", html);
+        Assert.Contains("<title>MixLora.NET chat</title>", html);
+        Assert.Contains("v1/chat/completions", html);
 
         var (missing, error) = await Api.Get(fixture.Http, "v1/nothing");
         Assert.Equal(404, missing);

@@ -55,7 +55,7 @@ public class ServeCommandTests
         await ServerFixture.WaitUntil(() => Printed().Contains("models:") || run.IsCompleted, TimeSpan.FromSeconds(60));
         var printed = Printed();
         Assert.False(run.IsCompleted, $"serve ended early: {printed}");
-        Assert.Contains("models: stories260K-hf, base, moe", printed);
+        Assert.Contains("models: base, stories260K-hf, moe", printed);
         var url = printed.Split(' ', '\n').First(w => w.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
 
         using (var http = new HttpClient { BaseAddress = new Uri(url) })
