@@ -19,7 +19,8 @@ namespace MixLora.Benchmarks.Serve;
 public static class ServeBenchmark
 {
     private const string Usage = """
-        serve [--model DIR] [--clients 1,4,16,64] [--requests N] [--new-tokens N] [--threads N] [--output FILE]
+        serve [--model DIR] [--clients 1,4,16,64] [--requests N] [--new-tokens N] [--threads N] [--base-only] [--output FILE]
+          --base-only every request on the base model (no adapters), to separate the adapters' per-step cost
           --requests  requests per client at each level (default 4); every level sends the same models and prompts in turn
           --output    JSON result (default bench/results/serve.json; a .md table is written next to it)
         """;
@@ -33,9 +34,10 @@ public static class ServeBenchmark
         string modelDir, output;
         int[] levels;
         int perClient, newTokens;
+        bool baseOnly;
         try
         {
-            var options = new OptionReader("serve", args, ["--help"], ["--model", "--clients", "--requests", "--new-tokens", "--threads", "--output"]);
+            var options = new OptionReader("serve", args, ["--help", "--base-only"], ["--model", "--clients", "--requests", "--new-tokens", "--threads", "--output"]);
             if (options.Flag("--help"))
             {
                 Console.WriteLine(Usage);
@@ -46,6 +48,7 @@ public static class ServeBenchmark
             levels = (options.String("--clients") ?? "1,4,16,64").Split(',').Select(c => int.TryParse(c, out int n) && n > 0 ? n
                 : throw options.Error($"--clients takes positive integers joined by ',', got '{c}'")).ToArray();
             perClient = options.Int("--requests", 4, 1);
+            baseOnly = options.Flag("--base-only");
             newTokens = options.Int("--new-tokens", 64, 1);
             if (options.Int("--threads", 0, 0) is int threads and > 0) set_num_threads(threads);
             output = Path.GetFullPath(options.String("--output") ?? Path.Combine(root, "bench", "results", "serve.json"));
@@ -55,10 +58,10 @@ public static class ServeBenchmark
             Console.Error.WriteLine(e.Message);
             return UsageException.ExitCode;
         }
-        return RunAsync(modelDir, levels, perClient, newTokens, output).GetAwaiter().GetResult();
+        return RunAsync(modelDir, levels, perClient, newTokens, baseOnly, output).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(string modelDir, int[] levels, int perClient, int newTokens, string output)
+    private static async Task<int> RunAsync(string modelDir, int[] levels, int perClient, int newTokens, bool baseOnly, string output)
     {
         using var model = PretrainedModel.Load(modelDir);
         var adapters = CreateAdapters(model);
@@ -68,7 +71,7 @@ public static class ServeBenchmark
             await using var server = new MixLoraServer(scheduler, model.Tokenizer, new MixLoraServerOptions { Port = 0 });
             await server.StartAsync();
             // Half of the requests on the base model, the other half spread over the three adapters.
-            string[] models = ["base", "moe", "base", "lora-a", "base", "lora-b"];
+            string[] models = baseOnly ? ["base"] : ["base", "moe", "base", "lora-a", "base", "lora-b"];
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
             await ServeLoad.Run(http, server.BaseAddress, 2, 1, models, Prompts, 8);      // warm-up
             var rows = new List<JsonObject>();
@@ -92,6 +95,7 @@ public static class ServeBenchmark
             }
             await server.StopAsync();
             var report = Report(rows, modelDir, perClient, newTokens);
+            report["models"] = new JsonArray([.. models.Distinct().Select(m => (JsonNode)m)]);
             JsonFiles.WriteAtomic(output, report);
             var markdown = Markdown(rows, perClient, newTokens);
             AtomicFile.WriteAllText(Path.ChangeExtension(output, ".md"), markdown);
