@@ -71,4 +71,22 @@ public class ServeCommandTests
         stop.Cancel();
         Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task ANonLoopbackHostIsServedWithAWarning()
+    {
+        var output = TextWriter.Synchronized(new StringWriter());
+        var errors = new StringWriter();
+        var synchronizedErrors = TextWriter.Synchronized(errors);
+        var console = new CliConsole(output, synchronizedErrors);
+        using var stop = new CancellationTokenSource();
+        var parse = ServeCommand.Create(console, stop.Token).Parse(["--model", Stories260K.Dir, "--host", "0.0.0.0", "--port", "0"]);
+        var run = Task.Run(() => parse.Invoke());
+        string Warnings() { lock (synchronizedErrors) return errors.ToString(); }
+        await ServerFixture.WaitUntil(() => Warnings().Contains("press Ctrl-C") || run.IsCompleted, TimeSpan.FromSeconds(60));
+        Assert.Contains("warning: listening on 0.0.0.0, reachable from other machines, with no authentication; give --api-key KEY", Warnings());
+        Assert.Contains("chat formatting: the instruction prompt template (no chat template in the model)", Warnings());
+        stop.Cancel();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
 }
