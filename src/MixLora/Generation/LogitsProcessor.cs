@@ -26,8 +26,7 @@ public sealed class LogitsProcessor
         var scores = logits.to(ScalarType.Float32).clone();
         // NaN would make argmax meaningless and multinomial abort the process; −∞ alone masks a token, which is fine.
         if (scores.isnan().any().logical_or(scores.isposinf().any()).logical_or(scores.isneginf().all()).item<bool>())
-            throw new MixLoraException($"the model produced non-finite next-token scores ({Describe(scores)}) after {history.Count} tokens; " +
-                                       "the weights or the adapter hold NaN/Inf or have overflowed, so no token can be chosen");
+            throw NonFiniteScores(scores, history.Count);
         if (_options.RepetitionPenalty != 1.0 && history.Count > 0)
         {
             var seen = tensor(history.Distinct().Select(i => (long)i).ToArray(), device: scores.device);
@@ -62,6 +61,14 @@ public sealed class LogitsProcessor
         var probabilities = nn.functional.softmax(scores, 0);
         return (int)multinomial(probabilities, 1, generator: _generator).item<long>();
     }
+
+    /// <summary>Whether this sampler's choice is the plain argmax of the logits (greedy, no penalty of any kind).</summary>
+    public bool IsPlainArgmax => _options.IsGreedy && _options.RepetitionPenalty == 1.0 && !_options.PenalisesGenerated;
+
+    /// <summary>The error for scores [V] that hold NaN or +∞ (or only −∞), after <paramref name="tokens"/> tokens.</summary>
+    public static MixLoraException NonFiniteScores(Tensor scores, int tokens) =>
+        new($"the model produced non-finite next-token scores ({Describe(scores)}) after {tokens} tokens; " +
+            "the weights or the adapter hold NaN/Inf or have overflowed, so no token can be chosen");
 
     private static string Describe(Tensor scores)
     {

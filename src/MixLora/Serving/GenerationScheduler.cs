@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using MixLora.Adapters;
+using MixLora.Generation;
 using MixLora.IO;
 using MixLora.Models;
 using static TorchSharp.torch;
@@ -196,12 +197,25 @@ public sealed class GenerationScheduler : IDisposable
         {
             using var scope = NewDisposeScope();
             var logits = batch.Step(_model.Model);                                                           // [B, V]
+            // Greedy rows without penalties take their token from one argmax over the batch and one finiteness
+            // check: two host transfers per step instead of a few per row (on a small model, per-op cost dominates).
+            long[]? best = null;
+            bool[]? unusable = null;
+            if (batch.Rows.Any(r => r.Sampler.IsPlainArgmax))
+            {
+                var scores = logits.to(ScalarType.Float32);
+                best = scores.argmax(1).cpu().data<long>().ToArray();                                         // [B, V] -> [B]
+                unusable = scores.isnan().any(1).logical_or(scores.isposinf().any(1)).logical_or(scores.isneginf().all(1))
+                    .cpu().data<bool>().ToArray();                                                            // [B, V] -> [B]
+            }
             for (int r = 0; r < batch.Rows.Count; r++)
             {
                 var row = batch.Rows[r];
                 try
                 {
-                    Sample(row, logits[r]);
+                    if (best is null || !row.Sampler.IsPlainArgmax) Sample(row, logits[r]);
+                    else if (unusable![r]) throw LogitsProcessor.NonFiniteScores(logits[r], row.Ids.Count);
+                    else row.Accept((int)best[r]);
                 }
                 catch (MixLoraException e)
                 {
