@@ -22,6 +22,7 @@ public static class CliApp
             EvaluateCommand.Create(console),
             ChatCommand.Create(console, input),
             ServeCommand.Create(console),
+            MergeCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

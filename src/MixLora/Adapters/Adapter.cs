@@ -18,7 +18,12 @@ public sealed class Adapter : IDisposable
     private readonly List<(AdaptableLinear Linear, LoraLinear Lora)> _deltas = [];
     private readonly List<(DecoderLayer Layer, MixLoraFeedForward Block)> _blocks = [];
     private readonly Dictionary<string, Parameter> _tensors = [];
-    private readonly List<(string Prefix, LoraLinear Lora)> _loraPrefixes = []; // every LoRA (attention and experts) by file prefix
+    private readonly List<(string Prefix, LoraLinear Lora)> _loraPrefixes = [];
+    /// <summary>The frozen projections this adapter extends and the LoRA on each (attention and plain FFN projections; not MoE experts).</summary>
+    internal IReadOnlyList<(AdaptableLinear Linear, LoraLinear Lora)> LinearDeltas => _deltas;
+
+    /// <summary>How many frozen projections carry one of this adapter's LoRAs (MoE experts not counted).</summary>
+    public int LinearDeltaCount => _deltas.Count; // every LoRA (attention and experts) by file prefix
     private bool _attached;
 
     private Adapter(CausalLM model, AdapterConfig config, AdapterOptions options)

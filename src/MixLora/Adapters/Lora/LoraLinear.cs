@@ -69,6 +69,25 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
 
     public double Scaling => _scaling;
 
+    /// <summary>
+    /// The frozen projection with this adapter folded in, in fp32: W' = W + s·B A and b' = b; with DoRA both are then
+    /// scaled row-wise by m / ‖W + s·B A‖, which is exactly what the forward computes (the bias inside the scaled part).
+    /// </summary>
+    public (Tensor Weight, Tensor? Bias) Merged(Tensor weight, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var merged = weight.to(ScalarType.Float32) + matmul(_loraB, _loraA) * _scaling;        // [out, r] @ [r, in] -> [out, in]
+        var mergedBias = bias?.to(ScalarType.Float32).clone();
+        if (_magnitude is not null)
+        {
+            var scale = _magnitude / merged.norm(1, keepdim: false);                           // [out, in] -> [out]
+            merged = merged * scale.unsqueeze(1);                                              // [out, in] * [out, 1]
+            mergedBias = mergedBias is null ? null : mergedBias * scale;
+        }
+        return (merged.MoveToOuterDisposeScope(), mergedBias?.MoveToOuterDisposeScope());
+    }
+
     /// <summary>Whether a forward now draws dropout masks from torch's global generator.</summary>
     public bool IsDropoutActive => Settings.Dropout > 0 && (training || Settings.DropoutAtInference);
 
