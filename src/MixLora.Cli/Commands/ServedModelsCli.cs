@@ -16,7 +16,7 @@ internal sealed class ServedModelsCli
 
     public Option<string[]> Adapters { get; } = new("--adapter", "-a")
     {
-        Description = "Adapter to serve, as NAME=DIR or DIR (name = folder name); repeat for several. Requests choose it by NAME; the base model is \"base\" or its folder name.",
+        Description = "Adapter to load beside the base model, as NAME=DIR or DIR (name = folder name); repeat for several. It is chosen by NAME; the base model is \"base\" or its folder name.",
         AllowMultipleArgumentsPerToken = false,
     };
 
