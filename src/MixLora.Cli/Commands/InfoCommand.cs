@@ -2,6 +2,7 @@ using System.CommandLine;
 using MixLora.Adapters;
 using MixLora.Config;
 using MixLora.IO;
+using MixLora.IO.Gguf;
 using MixLora.Training;
 using Spectre.Console;
 
@@ -17,7 +18,7 @@ public static class InfoCommand
         var path = new Argument<string?>("path")
         {
             Description = "A training run folder (the output of `mixlora train`): lists its checkpoint and adapters without loading " +
-                          "any weights. A model folder here is the same as --model.",
+                          "any weights; or a .gguf file: its metadata and tensors, validated. A model folder here is the same as --model.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var command = new Command("info", "Describe a model (family, sizes, parameters, dtype, tokenizer), optionally an adapter, or a training run folder.")
@@ -28,6 +29,11 @@ public static class InfoCommand
         command.SetAction(parse =>
         {
             var target = parse.GetValue(path);
+            if (target is not null && File.Exists(target) && target.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            {
+                Print(console, "GGUF " + target, GgufDescription.Describe(GgufReader.ReadHeader(target)));
+                return 0;
+            }
             if (target is not null && RunSummary.IsRunFolder(target))
             {
                 RunTable.Print(console, RunSummary.Read(target));
