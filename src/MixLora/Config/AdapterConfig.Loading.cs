@@ -91,7 +91,7 @@ public sealed partial record AdapterConfig
 
     private static void CheckKeys(JsonElement root, string source, bool allowUnknownKeys, HashSet<string> otherKeys)
     {
-        var known = JsonKeys(typeof(AdapterConfig));
+        var known = JsonSource.Keys(typeof(AdapterConfig));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in root.EnumerateObject())
         {
@@ -112,7 +112,7 @@ public sealed partial record AdapterConfig
         if (root.TryGetProperty("target_modules", out var targets)) CheckTargetModulesShape(targets, source);
         if (root.TryGetProperty("expert_lora", out var expert) && expert.ValueKind == JsonValueKind.Object)
         {
-            var expertKeys = JsonKeys(typeof(ExpertLoraConfig));
+            var expertKeys = JsonSource.Keys(typeof(ExpertLoraConfig));
             foreach (var property in expert.EnumerateObject())
             {
                 if (!expertKeys.Contains(property.Name))
@@ -155,10 +155,4 @@ public sealed partial record AdapterConfig
         JsonValueKind.Array => value.GetArrayLength() == 0,
         _ => false,
     };
-
-    private static IReadOnlyList<string> JsonKeys(Type type) =>
-        type.GetProperties()
-            .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name)
-            .OfType<string>()
-            .ToList();
 }

@@ -28,6 +28,14 @@ internal static class JsonSource
         return document;
     }
 
+    /// <summary>The JSON keys a config record reads: its [JsonPropertyName] properties that are not [JsonIgnore]d.</summary>
+    public static IReadOnlyList<string> Keys(Type type) =>
+        type.GetProperties()
+            .Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+            .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name)
+            .OfType<string>()
+            .ToList();
+
     /// <summary>
     /// "unknown key "x"", with the closest known key as a hint when one is near (a typo, another case or separator),
     /// then the list of known keys.

@@ -14,10 +14,10 @@ public sealed partial record TrainingConfig
     private static readonly string[] RequiredAdapterKeys = ["name", "lr", "batch_size", "num_epochs"];
 
     /// <summary>JSON keys of the run-wide part of the file.</summary>
-    public static IReadOnlyList<string> TopLevelKeys { get; } = JsonKeys(typeof(TrainingConfig));
+    public static IReadOnlyList<string> TopLevelKeys { get; } = JsonSource.Keys(typeof(TrainingConfig));
 
     /// <summary>JSON keys of an adapter entry that are training keys (the rest go to <see cref="AdapterConfig"/>).</summary>
-    public static IReadOnlyList<string> AdapterTrainingKeys { get; } = JsonKeys(typeof(AdapterTrainingConfig));
+    public static IReadOnlyList<string> AdapterTrainingKeys { get; } = JsonSource.Keys(typeof(AdapterTrainingConfig));
 
     private static readonly JsonSerializerOptions ReadOptions = new()
     {
@@ -126,11 +126,4 @@ public sealed partial record TrainingConfig
             throw new InvalidFileException(source, location + (JsonSource.TypeError(typeof(T), element, e) ?? $"not a valid training config: {e.Message}"), e);
         }
     }
-
-    private static IReadOnlyList<string> JsonKeys(Type type) =>
-        type.GetProperties()
-            .Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
-            .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name)
-            .OfType<string>()
-            .ToList();
 }

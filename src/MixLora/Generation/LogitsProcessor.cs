@@ -25,7 +25,7 @@ public sealed class LogitsProcessor
         using var scope = NewDisposeScope();
         var scores = logits.to(ScalarType.Float32).clone();
         // NaN would make argmax meaningless and multinomial abort the process; −∞ alone masks a token, which is fine.
-        if (scores.isnan().any().logical_or(scores.isposinf().any()).logical_or(scores.isneginf().all()).item<bool>())
+        if (Unusable(scores).item<bool>())
             throw NonFiniteScores(scores, history.Count);
         if (_options.RepetitionPenalty != 1.0 && history.Count > 0)
         {
@@ -61,6 +61,13 @@ public sealed class LogitsProcessor
         var probabilities = nn.functional.softmax(scores, 0);
         return (int)multinomial(probabilities, 1, generator: _generator).item<long>();
     }
+
+    /// <summary>
+    /// Whether no token can be chosen from scores [.., V]: a NaN, a +∞, or nothing but −∞ (−∞ alone only masks a
+    /// token). [V] -> scalar, [B, V] -> [B].
+    /// </summary>
+    public static Tensor Unusable(Tensor scores) =>
+        scores.isnan().any(-1).logical_or(scores.isposinf().any(-1)).logical_or(scores.isneginf().all(-1));
 
     /// <summary>Whether this sampler's choice is the plain argmax of the logits (greedy, no penalty of any kind).</summary>
     public bool IsPlainArgmax => _options.IsGreedy && _options.RepetitionPenalty == 1.0 && !_options.PenalisesGenerated;

@@ -17,4 +17,12 @@ public static class PromptEncoding
         if (ids.Count == 0) throw new MixLoraException("the prompt encodes to no tokens");
         return ids;
     }
+
+    /// <summary>Refuses prompt ids the model has no embedding for (a tokenizer from another model, or raw ids out of range).</summary>
+    /// <exception cref="MixLoraException">An id is negative or not below <paramref name="vocabSize"/>.</exception>
+    public static void ThrowIfOutsideVocabulary(IReadOnlyList<int> ids, int vocabSize)
+    {
+        if (ids.FirstOrDefault(id => id < 0 || id >= vocabSize, -1) is var bad and not -1)
+            throw new MixLoraException($"prompt token id {bad} is outside the model's vocabulary [0, {vocabSize}); the tokenizer does not belong to this model");
+    }
 }

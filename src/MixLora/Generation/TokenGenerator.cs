@@ -19,9 +19,7 @@ public sealed class TokenGenerator
     {
         options.Validate();
         if (promptIds.Count == 0) throw new MixLoraException("the prompt must contain at least one token (e.g. BOS)");
-        int vocab = _model.Config.VocabSize;
-        if (promptIds.FirstOrDefault(id => id < 0 || id >= vocab, -1) is var bad and not -1)
-            throw new MixLoraException($"prompt token id {bad} is outside the model's vocabulary [0, {vocab}); the tokenizer does not belong to this model");
+        PromptEncoding.ThrowIfOutsideVocabulary(promptIds, _model.Config.VocabSize);
         int maxLength = _model.Config.MaxPositionEmbeddings;
         if (promptIds.Count >= maxLength)
             throw new MixLoraException($"the prompt has {promptIds.Count} tokens; the model's context (max_position_embeddings) is {maxLength}");

@@ -107,10 +107,9 @@ public sealed class GenerationScheduler : IDisposable
         ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
         if (!_owners.TryGetValue(request.Model, out var owner)) throw new UnknownModelException(request.Model, ModelNames);
         request.Sampling.Validate();
-        int prompt = request.PromptIds.Count, vocab = _model.Config.VocabSize;
+        int prompt = request.PromptIds.Count;
         if (prompt == 0) throw new MixLoraException("the prompt must contain at least one token");
-        if (request.PromptIds.FirstOrDefault(id => id < 0 || id >= vocab, -1) is var bad and not -1)
-            throw new MixLoraException($"prompt token id {bad} is outside the model's vocabulary [0, {vocab})");
+        PromptEncoding.ThrowIfOutsideVocabulary(request.PromptIds, _model.Config.VocabSize);
         if (prompt + request.Sampling.MaxNewTokens > ContextLength)
             throw new MixLoraException($"the prompt ({prompt} tokens) plus max_tokens ({request.Sampling.MaxNewTokens}) exceed the model's context of {ContextLength} tokens");
         var channel = Channel.CreateUnbounded<GenerationChunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -205,8 +204,7 @@ public sealed class GenerationScheduler : IDisposable
             {
                 var scores = logits.to(ScalarType.Float32);
                 best = scores.argmax(1).cpu().data<long>().ToArray();                                         // [B, V] -> [B]
-                unusable = scores.isnan().any(1).logical_or(scores.isposinf().any(1)).logical_or(scores.isneginf().all(1))
-                    .cpu().data<bool>().ToArray();                                                            // [B, V] -> [B]
+                unusable = LogitsProcessor.Unusable(scores).cpu().data<bool>().ToArray();                     // [B, V] -> [B]
             }
             for (int r = 0; r < batch.Rows.Count; r++)
             {

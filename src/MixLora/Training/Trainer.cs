@@ -206,14 +206,14 @@ public sealed class Trainer
             {
                 task.StoppedReason = $"loss became {(double.IsNaN(loss) ? "NaN" : "infinite")} at micro-step {task.MicroStep + 1}; stopped, the last checkpoint is kept";
                 task.Optimizer.ZeroGrad();
-                _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+                ReportStop(task);
                 continue;
             }
             double lr = task.CurrentLearningRate;
             task.AfterBackward();
             if (task.StoppedReason is not null)
             {
-                _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+                ReportStop(task);
                 continue;
             }
             task.LastLoss = loss;
@@ -223,6 +223,8 @@ public sealed class Trainer
         return reports;
     }
 
+    private void ReportStop(AdapterTask task) => _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+
     private void Finish(List<AdapterTask> tasks, long step)
     {
         foreach (var task in tasks.Where(t => t.StoppedReason is null))
@@ -230,7 +232,7 @@ public sealed class Trainer
             if (task.MicroStep % task.Config.AccumulationSteps != 0) task.OptimizerStepNow(); // flush a partial accumulation
             if (task.StoppedReason is not null)
             {
-                _observer?.OnMessage($"adapter \"{task.Name}\": {task.StoppedReason}");
+                ReportStop(task);
                 continue;
             }
             task.Adapter.Save(task.Directory, AdapterWeightFormat.Bin, _options.PeftNames);

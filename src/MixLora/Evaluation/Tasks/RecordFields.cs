@@ -95,9 +95,7 @@ internal readonly struct RecordFields
         JsonValueKind.String => $"the string \"{Shorten(value.GetString()!)}\"",
         JsonValueKind.Number => $"the number {value.GetRawText()}",
         JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-        JsonValueKind.Array => "a list",
-        JsonValueKind.Object => "an object",
-        _ => value.ValueKind.ToString().ToLowerInvariant(),
+        _ => Config.JsonSource.Kind(value.ValueKind),
     };
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
