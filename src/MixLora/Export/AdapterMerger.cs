@@ -18,40 +18,57 @@ public static class AdapterMerger
         ["float32"] = ScalarType.Float32, ["bfloat16"] = ScalarType.BFloat16, ["float16"] = ScalarType.Float16,
     };
 
+    /// <summary>Folds <paramref name="adapter"/> into the base weights and writes the result as a Hugging Face folder.</summary>
     /// <param name="dtype">float32 (exact), bfloat16 or float16.</param>
-    /// <exception cref="MixLoraException">A MixLoRA adapter, an adapter not attached to <paramref name="model"/>, or a non-empty output folder.</exception>
+    /// <exception cref="MixLoraException">An adapter that cannot be merged, or a non-empty output folder.</exception>
     public static void Merge(PretrainedModel model, Adapter adapter, string outputDir, string dtype = "float32")
     {
         if (!DTypes.TryGetValue(dtype, out var storedType))
             throw new MixLoraException($"--dtype \"{dtype}\" is not one of {string.Join(", ", DTypes.Keys)}");
-        if (adapter.Config.IsMixLora)
-            throw new MixLoraException("a MixLoRA adapter cannot be folded into a dense model (each token mixes different experts); " +
-                                       "its export as a Mixtral-style MoE is not implemented yet. merge takes LoRA, rsLoRA and DoRA adapters");
-        if (!adapter.IsAttached) throw new MixLoraException("the adapter is not attached to this model");
         if (Directory.Exists(outputDir) && Directory.EnumerateFileSystemEntries(outputDir).Any())
             throw new MixLoraException($"{outputDir}: the output folder is not empty; choose a new or empty folder");
+        using var merged = MergeWeights(model, adapter);
+        Save(merged, model.Directory, outputDir, dtype, storedType);
+    }
+
+    /// <summary>
+    /// The base model with <paramref name="adapter"/> (when given) folded into its weights, in memory, float32.
+    /// </summary>
+    /// <exception cref="MixLoraException">A MixLoRA adapter, or an adapter not attached to <paramref name="model"/>.</exception>
+    public static MergedModel MergeWeights(PretrainedModel model, Adapter? adapter)
+    {
+        if (adapter is { Config.IsMixLora: true })
+            throw new MixLoraException("a MixLoRA adapter cannot be folded into a dense model (each token mixes different experts); " +
+                                       "its export as a Mixtral-style MoE is not implemented yet. merge takes LoRA, rsLoRA and DoRA adapters");
+        if (adapter is { IsAttached: false }) throw new MixLoraException("the adapter is not attached to this model");
 
         using var scope = NewDisposeScope();
         var named = model.Model.named_parameters().ToList();
         string NameOf(Tensor parameter) => named.First(p => ReferenceEquals(p.parameter, parameter)).name;
         var replaced = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (linear, lora) in adapter.LinearDeltas)
+        foreach (var (linear, lora) in adapter?.LinearDeltas ?? [])
         {
             var (weight, bias) = lora.Merged(linear.Weight, linear.Bias);
             replaced[NameOf(linear.Weight)] = weight;
             if (bias is not null) replaced[NameOf(linear.Bias!)] = bias;
         }
-        // The parameters under their checkpoint names (a tied head appears once, as the embedding).
         var tensors = named
-            .Select(p => new KeyValuePair<string, Tensor>(p.name, (replaced.GetValueOrDefault(p.name) ?? p.parameter).to(storedType).cpu().contiguous()))
+            .Select(p => new KeyValuePair<string, Tensor>(p.name, (replaced.GetValueOrDefault(p.name) ?? p.parameter).detach().to(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope()))
             .ToList();
-
-        Directory.CreateDirectory(outputDir);
-        SafeTensorsFile.Save(Path.Combine(outputDir, "model.safetensors"), tensors);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(model.Directory, HfModelFolder.ConfigFile)))!.AsObject();
+        return new MergedModel(config, tensors);
+    }
+
+    private static void Save(MergedModel merged, string baseDir, string outputDir, string dtype, ScalarType storedType)
+    {
+        Directory.CreateDirectory(outputDir);
+        using (var scope = NewDisposeScope())
+            SafeTensorsFile.Save(Path.Combine(outputDir, "model.safetensors"),
+                merged.Tensors.Select(t => new KeyValuePair<string, Tensor>(t.Key, t.Value.to(storedType))).ToList());
+        var config = (JsonObject)merged.Config.DeepClone();
         config["torch_dtype"] = dtype;
         AtomicFile.WriteAllText(Path.Combine(outputDir, HfModelFolder.ConfigFile), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        foreach (var file in Directory.EnumerateFiles(model.Directory).Where(IsCopied))
+        foreach (var file in Directory.EnumerateFiles(baseDir).Where(IsCopied))
             File.Copy(file, Path.Combine(outputDir, Path.GetFileName(file)));
     }
 
