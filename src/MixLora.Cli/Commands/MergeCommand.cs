@@ -5,20 +5,20 @@ using MixLora.IO;
 
 namespace MixLora.Cli.Commands;
 
-/// <summary>`mixlora merge`: a LoRA/rsLoRA/DoRA adapter folded into the base weights, written as a standalone HF folder.</summary>
+/// <summary>`mixlora merge`: an adapter folded into the base weights (MixLoRA: into a Mixtral model), written as a standalone HF folder.</summary>
 public static class MergeCommand
 {
     public static Command Create(CliConsole console)
     {
         var common = new CommonOptions();
-        var adapter = new Option<string>("--adapter", "-a") { Description = "The LoRA, rsLoRA or DoRA adapter folder to fold into the base weights.", Required = true };
+        var adapter = new Option<string>("--adapter", "-a") { Description = "The adapter folder: LoRA, rsLoRA or DoRA (folded into the base weights) or top-k MixLoRA on a llama/mistral base (written as a Mixtral MoE model).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "New (or empty) folder for the merged Hugging Face model.", Required = true };
         var dtype = new Option<string>("--dtype")
         {
             Description = $"Data type of the written weights: {string.Join(", ", AdapterMerger.DTypes.Keys)} (float32 is exact; the merge itself is computed in float32).",
             DefaultValueFactory = _ => "float32",
         };
-        var command = new Command("merge", "Fold a LoRA, rsLoRA or DoRA adapter into the base model and write a standalone Hugging Face model folder.")
+        var command = new Command("merge", "Fold an adapter into the base model and write a standalone Hugging Face model folder: LoRA/rsLoRA/DoRA keep the base architecture, a top-k MixLoRA adapter becomes an exactly equivalent Mixtral model.")
         {
             adapter, output, dtype,
         };
@@ -31,7 +31,9 @@ public static class MergeCommand
             using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse) with { DType = "float32" });
             using var loaded = Adapter.Load(model.Model, parse.GetValue(adapter)!);
             AdapterMerger.Merge(model, loaded, dir, parse.GetValue(dtype)!);
-            console.Info($"merged {loaded.Config.PeftType} adapter ({loaded.LinearDeltaCount} projections) into {dir}");
+            console.Info(loaded.Config.IsMixLora
+                ? $"wrote the MixLoRA adapter as a Mixtral model ({loaded.Config.NumExperts} experts, top-{loaded.Config.EffectiveTopK}) to {dir}"
+                : $"merged {loaded.Config.PeftType} adapter ({loaded.LinearDeltaCount} projections) into {dir}");
             return 0;
         });
         return command;

@@ -184,6 +184,9 @@ public sealed class Adapter : IDisposable
     {
         var c = Config;
         var targets = (c.TargetModules ?? []);
+        // Checked before anything attaches, so a refused adapter leaves the model untouched.
+        if ((c.IsMixLora || targets.Any(t => !AdapterNames.IsAttention(t))) && _model.Layers.Any(l => l.Mlp is null))
+            throw DecoderLayer.NoDenseMlp();
         for (int i = 0; i < _model.Layers.Count; i++)
         {
             var layer = _model.Layers[i];
@@ -229,7 +232,7 @@ public sealed class Adapter : IDisposable
         }
         Tensor router;
         using (no_grad())
-            router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.Mlp.GateProj.Weight.device)
+            router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.DenseMlp.GateProj.Weight.device)
                 .normal_(0, c.EffectiveRouterInitRange, generator);
         var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c, Options.ExpertPath), c.EffectiveActFn(_model.Config), generator);
         _tensors[AdapterNames.Router(i)] = block.RouterWeight;
@@ -277,9 +280,9 @@ public sealed class Adapter : IDisposable
         "k_proj" => layer.SelfAttention.KProj,
         "v_proj" => layer.SelfAttention.VProj,
         "o_proj" => layer.SelfAttention.OProj,
-        "gate_proj" => layer.Mlp.GateProj,
-        "up_proj" => layer.Mlp.UpProj,
-        "down_proj" => layer.Mlp.DownProj,
+        "gate_proj" => layer.DenseMlp.GateProj,
+        "up_proj" => layer.DenseMlp.UpProj,
+        "down_proj" => layer.DenseMlp.DownProj,
         _ => throw new MixLoraException($"target module \"{name}\" does not exist in this model (expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, down_proj, up_proj)"),
     };
 }

@@ -36,6 +36,8 @@ public static class AdapterTargetModules
         modelType switch
         {
             "llama" or "mistral" or "qwen2" => (LlamaAttention, LlamaFeedForward),
+            // Mixtral's FFN is already a mixture of experts: adapters attach to its attention only.
+            "mixtral" => (LlamaAttention, []),
             _ => throw new MixLoraException(
                 $"adapters on model_type \"{modelType}\" are not supported (supported: {string.Join(", ", ModelConfig.SupportedModelTypes)})"),
         };

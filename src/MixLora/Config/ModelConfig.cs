@@ -4,13 +4,14 @@ using System.Text.Json.Serialization;
 namespace MixLora.Config;
 
 /// <summary>
-/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2).
+/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2, and
+/// mixtral, whose FFN is a sparse mixture of experts).
 /// Property names mirror the JSON keys; defaults are those of the Hugging Face config classes.
 /// </summary>
 public sealed record ModelConfig
 {
     /// <summary>Model families this build can run.</summary>
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2"];
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "mixtral"];
 
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "";
     [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; }
@@ -35,6 +36,21 @@ public sealed record ModelConfig
     [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenId { get; init; }
     [JsonPropertyName("pad_token_id")] public JsonElement? PadTokenId { get; init; }
     [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+    /// <summary>Mixtral: experts per layer (HF default 8).</summary>
+    [JsonPropertyName("num_local_experts")] public int? NumLocalExperts { get; init; }
+    /// <summary>Mixtral: experts each token is routed to (HF default 2).</summary>
+    [JsonPropertyName("num_experts_per_tok")] public int? NumExpertsPerTok { get; init; }
+    /// <summary>Mixtral: weight of the load-balancing loss in training (kept for round trips; a frozen base has none).</summary>
+    [JsonPropertyName("router_aux_loss_coef")] public double? RouterAuxLossCoef { get; init; }
+
+    /// <summary>Whether each layer's FFN is a sparse mixture of experts (mixtral).</summary>
+    [JsonIgnore] public bool IsSparseMoe => ModelType == "mixtral";
+
+    /// <summary>Experts per layer of a mixtral model.</summary>
+    [JsonIgnore] public int LocalExperts => NumLocalExperts ?? 8;
+
+    /// <summary>Experts per token of a mixtral model.</summary>
+    [JsonIgnore] public int ExpertsPerToken => NumExpertsPerTok ?? 2;
 
     /// <summary>Key/value heads (GQA); equals the query heads when the file does not say.</summary>
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
@@ -43,14 +59,15 @@ public sealed record ModelConfig
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / Math.Max(1, NumAttentionHeads);
 
     /// <summary>Qwen2 has q/k/v biases (and no o_proj bias) whatever <c>attention_bias</c> says.</summary>
-    [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || AttentionBias;
+    [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || (AttentionBias && !IsSparseMoe);
 
-    [JsonIgnore] public bool OutputProjectionBias => ModelType != "qwen2" && AttentionBias;
+    /// <summary>Mixtral's projections have no biases whatever <c>attention_bias</c> says.</summary>
+    [JsonIgnore] public bool OutputProjectionBias => ModelType != "qwen2" && AttentionBias && !IsSparseMoe;
 
     /// <summary>The sliding attention window of layer <paramref name="layer"/>, or null for full causal attention.</summary>
     public int? SlidingWindowForLayer(int layer) => ModelType switch
     {
-        "mistral" => SlidingWindow,
+        "mistral" or "mixtral" => SlidingWindow,
         "qwen2" when UseSlidingWindow == true && layer >= (MaxWindowLayers ?? 0) => SlidingWindow,
         _ => null,
     };
@@ -118,6 +135,12 @@ public sealed record ModelConfig
         if (!Models.Activations.IsSupported(HiddenAct))
             throw new InvalidFileException(file, $"hidden_act \"{HiddenAct}\" is not supported (supported: {string.Join(", ", Models.Activations.Names)})");
         RopeScaling?.Validate(file);
+        if (IsSparseMoe)
+        {
+            RequirePositive(file, "num_local_experts", LocalExperts);
+            if (ExpertsPerToken < 1 || ExpertsPerToken > LocalExperts)
+                throw new InvalidFileException(file, $"num_experts_per_tok must be between 1 and num_local_experts ({LocalExperts}), got {ExpertsPerToken}");
+        }
     }
 
     private static void RequirePositive(string file, string key, int value)

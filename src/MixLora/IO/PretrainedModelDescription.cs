@@ -15,6 +15,7 @@ public static class PretrainedModelDescription
             ("layers", c.NumHiddenLayers.ToString()),
             ("hidden size", c.HiddenSize.ToString()),
             ("FFN intermediate size", c.IntermediateSize.ToString()),
+            ("FFN", c.IsSparseMoe ? $"sparse mixture of {c.LocalExperts} experts, top-{c.ExpertsPerToken} (renormalised)" : "dense"),
             ("attention heads / KV heads / head dim", $"{c.NumAttentionHeads} / {c.KeyValueHeads} / {c.HeadDim}"),
             ("vocabulary", c.VocabSize.ToString()),
             ("context (max_position_embeddings)", c.MaxPositionEmbeddings.ToString()),

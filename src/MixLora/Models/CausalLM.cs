@@ -6,14 +6,14 @@ using static TorchSharp.torch;
 namespace MixLora.Models;
 
 /// <summary>
-/// A LLaMA-family decoder-only language model (llama, mistral, qwen2) with frozen weights. Module paths equal the
+/// A LLaMA-family decoder-only language model (llama, mistral, qwen2, mixtral) with frozen weights. Module paths equal the
 /// Hugging Face checkpoint names (<c>model.layers.0.self_attn.q_proj.weight</c>, ...), so <c>named_parameters()</c>
 /// is the state dict.
 /// </summary>
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
     private readonly DecoderStack _model;
-    private readonly ParameterHolder? _lmHead; // null when tied to the embedding
+    private readonly WeightHolder? _lmHead; // null when tied to the embedding
 
     private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead) : base(nameof(CausalLM))
     {
@@ -22,7 +22,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         register_module("model", model);
         if (lmHead is not null)
         {
-            _lmHead = new ParameterHolder(lmHead);
+            _lmHead = new WeightHolder("lm_head", lmHead);
             register_module("lm_head", _lmHead);
         }
     }
@@ -107,18 +107,4 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
 
     /// <summary>Number of parameters of the base model (the tied head counted once).</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());
-
-    /// <summary>Holds a lone parameter under the name "weight" so the state dict reads <c>lm_head.weight</c>.</summary>
-    private sealed class ParameterHolder : nn.Module
-    {
-        private readonly Parameter _weight;
-
-        public ParameterHolder(Parameter weight) : base("lm_head")
-        {
-            _weight = weight;
-            register_parameter("weight", weight);
-        }
-
-        public Parameter Weight => _weight;
-    }
 }

@@ -8,21 +8,47 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 {
     private readonly List<(object Owner, IFeedForwardReplacement Block)> _replacements = [];
 
+    /// <summary>A layer with a dense FFN (<c>mlp</c>).</summary>
     public DecoderLayer(Attention attention, FeedForward feedForward, RmsNorm inputNorm, RmsNorm postAttentionNorm)
-        : base(nameof(DecoderLayer))
+        : this(attention, inputNorm, postAttentionNorm)
+    {
+        Mlp = feedForward;
+        register_module("mlp", feedForward);
+    }
+
+    /// <summary>A Mixtral layer whose FFN is a sparse mixture of experts (<c>block_sparse_moe</c>).</summary>
+    public DecoderLayer(Attention attention, SparseMoeFeedForward sparseMoe, RmsNorm inputNorm, RmsNorm postAttentionNorm)
+        : this(attention, inputNorm, postAttentionNorm)
+    {
+        SparseMoe = sparseMoe;
+        register_module("block_sparse_moe", sparseMoe);
+    }
+
+    private DecoderLayer(Attention attention, RmsNorm inputNorm, RmsNorm postAttentionNorm) : base(nameof(DecoderLayer))
     {
         SelfAttention = attention;
-        Mlp = feedForward;
         InputLayerNorm = inputNorm;
         PostAttentionLayerNorm = postAttentionNorm;
         register_module("self_attn", attention);
-        register_module("mlp", feedForward);
         register_module("input_layernorm", inputNorm);
         register_module("post_attention_layernorm", postAttentionNorm);
     }
 
     public Attention SelfAttention { get; }
-    public FeedForward Mlp { get; }
+
+    /// <summary>The dense FFN; null in a Mixtral layer (see <see cref="SparseMoe"/>).</summary>
+    public FeedForward? Mlp { get; }
+
+    /// <summary>The frozen mixture-of-experts FFN of a Mixtral layer; null in a dense layer.</summary>
+    public SparseMoeFeedForward? SparseMoe { get; }
+
+    /// <summary>The dense FFN, for adapters that attach to it.</summary>
+    /// <exception cref="MixLoraException">The layer's FFN is a mixture of experts.</exception>
+    public FeedForward DenseMlp => Mlp ?? throw NoDenseMlp();
+
+    internal static MixLoraException NoDenseMlp() => new(
+        "this model's FFN is already a mixture of experts (mixtral): adapters may target its attention projections " +
+        "(q_proj, k_proj, v_proj, o_proj) only, and MixLoRA needs a dense base model");
     public RmsNorm InputLayerNorm { get; }
     public RmsNorm PostAttentionLayerNorm { get; }
 
@@ -53,7 +79,9 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 
     private Tensor FeedForward(Tensor normed, DecoderContext context, List<OwnedRouterLogits> routerLogits)
     {
-        if (_replacements.Count == 0) return Mlp.Forward(normed, context);
+        if (SparseMoe is not null) return SparseMoe.forward(normed);
+        var mlp = DenseMlp;
+        if (_replacements.Count == 0) return mlp.Forward(normed, context);
         if (context.Rows is null)
         {
             if (_replacements.Count > 1)
@@ -65,20 +93,20 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         int next = 0;
         foreach (var rows in context.Rows)
         {
-            if (rows.Start > next) parts.Add(Mlp.Forward(normed.narrow(0, next, rows.Start - next), context.ForRows(new AdapterRows(this, 0, rows.Start - next))));
+            if (rows.Start > next) parts.Add(mlp.Forward(normed.narrow(0, next, rows.Start - next), context.ForRows(new AdapterRows(this, 0, rows.Start - next))));
             var slice = normed.narrow(0, rows.Start, rows.Count);                                 // [B_a, T, H]
             var sliceContext = context.ForRows(rows);
             var owned = _replacements.FirstOrDefault(r => ReferenceEquals(r.Owner, rows.Owner));
-            parts.Add(owned.Block is null ? Mlp.Forward(slice, sliceContext) : RunBlock(owned, slice, sliceContext, routerLogits));
+            parts.Add(owned.Block is null ? mlp.Forward(slice, sliceContext) : RunBlock(owned, slice, sliceContext, routerLogits));
             next = rows.Start + rows.Count;
         }
-        if (next < normed.shape[0]) parts.Add(Mlp.Forward(normed.narrow(0, next, normed.shape[0] - next), context.ForRows(new AdapterRows(this, 0, (int)normed.shape[0] - next))));
+        if (next < normed.shape[0]) parts.Add(mlp.Forward(normed.narrow(0, next, normed.shape[0] - next), context.ForRows(new AdapterRows(this, 0, (int)normed.shape[0] - next))));
         return parts.Count == 1 ? parts[0] : cat(parts, 0);                                       // -> [B, T, H]
     }
 
     private Tensor RunBlock((object Owner, IFeedForwardReplacement Block) replacement, Tensor x, DecoderContext context, List<OwnedRouterLogits> routerLogits)
     {
-        var (output, logits) = replacement.Block.Forward(x, Mlp, context);
+        var (output, logits) = replacement.Block.Forward(x, DenseMlp, context);
         if (logits is not null) routerLogits.Add(new OwnedRouterLogits(replacement.Owner, logits));
         return output;
     }

@@ -12,12 +12,12 @@ public sealed class DecoderStack : nn.Module
     private readonly IReadOnlyList<DecoderLayer> _layerList;
     private readonly RmsNorm _norm;
     private readonly RotaryEmbedding _rope;
-    private readonly EmbeddingHolder _embedTokens;
+    private readonly WeightHolder _embedTokens;
 
     private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, RmsNorm norm) : base("model")
     {
         Config = config;
-        _embedTokens = new EmbeddingHolder(embed);
+        _embedTokens = new WeightHolder("embed_tokens", embed);
         _layers = new ModuleList<DecoderLayer>(layers.ToArray());
         _layerList = layers;
         _norm = norm;
@@ -52,14 +52,26 @@ public sealed class DecoderStack : nn.Module
                 Linear("self_attn.k_proj", kvOut, h, c.QkvBias),
                 Linear("self_attn.v_proj", kvOut, h, c.QkvBias),
                 Linear("self_attn.o_proj", h, qOut, c.OutputProjectionBias));
-            var mlp = new FeedForward(
-                Linear("mlp.gate_proj", i, h, c.MlpBias),
-                Linear("mlp.up_proj", i, h, c.MlpBias),
-                Linear("mlp.down_proj", h, i, c.MlpBias),
-                c.HiddenAct);
-            layers.Add(new DecoderLayer(attention, mlp,
-                new RmsNorm(w.Get(p + "input_layernorm.weight", [h]), c.RmsNormEps),
-                new RmsNorm(w.Get(p + "post_attention_layernorm.weight", [h]), c.RmsNormEps)));
+            FeedForward GatedFfn(string prefix, (string Gate, string Up, string Down) names, bool bias) => new(
+                Linear(prefix + names.Gate, i, h, bias), Linear(prefix + names.Up, i, h, bias), Linear(prefix + names.Down, h, i, bias),
+                c.HiddenAct, names);
+            // Read in checkpoint order (attention, FFN, norms): a seeded random source gives the same model as before.
+            SparseMoeFeedForward? moe = null;
+            FeedForward? mlp = null;
+            if (c.IsSparseMoe)
+            {
+                var router = new Parameter(w.Get(p + "block_sparse_moe.gate.weight", [c.LocalExperts, h]), requires_grad: false);
+                var experts = Enumerable.Range(0, c.LocalExperts)
+                    .Select(e => GatedFfn($"block_sparse_moe.experts.{e}.", FeedForward.MixtralExpertNames, bias: false)).ToList();
+                moe = new SparseMoeFeedForward(router, experts, c.ExpertsPerToken);
+            }
+            else
+                mlp = GatedFfn("mlp.", FeedForward.LlamaNames, c.MlpBias);
+            var inputNorm = new RmsNorm(w.Get(p + "input_layernorm.weight", [h]), c.RmsNormEps);
+            var postAttentionNorm = new RmsNorm(w.Get(p + "post_attention_layernorm.weight", [h]), c.RmsNormEps);
+            layers.Add(moe is not null
+                ? new DecoderLayer(attention, moe, inputNorm, postAttentionNorm)
+                : new DecoderLayer(attention, mlp!, inputNorm, postAttentionNorm));
         }
         var norm = new RmsNorm(w.Get("model.norm.weight", [h]), c.RmsNormEps);
         return new DecoderStack(c, embed, layers, norm);
@@ -113,19 +125,5 @@ public sealed class DecoderStack : nn.Module
     {
         if (disposing) _rope.Dispose();
         base.Dispose(disposing);
-    }
-
-    /// <summary>Holds the embedding matrix under the name "weight" (<c>model.embed_tokens.weight</c>).</summary>
-    private sealed class EmbeddingHolder : nn.Module
-    {
-        private readonly Parameter _weight;
-
-        public EmbeddingHolder(Parameter weight) : base("embed_tokens")
-        {
-            _weight = weight;
-            register_parameter("weight", weight);
-        }
-
-        public Parameter Weight => _weight;
     }
 }

@@ -6,7 +6,14 @@ namespace MixLora.Models;
 /// <summary>The LLaMA gated FFN: down(act(gate(x)) ⊙ up(x)). W1 = gate_proj, W3 = up_proj, W2 = down_proj.</summary>
 public sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
-    public FeedForward(AdaptableLinear gateProj, AdaptableLinear upProj, AdaptableLinear downProj, string activation)
+    /// <summary>Checkpoint names of the three projections in a LLaMA MLP.</summary>
+    public static readonly (string Gate, string Up, string Down) LlamaNames = ("gate_proj", "up_proj", "down_proj");
+
+    /// <summary>Checkpoint names of the three projections in a Mixtral expert (w1 = gate, w3 = up, w2 = down).</summary>
+    public static readonly (string Gate, string Up, string Down) MixtralExpertNames = ("w1", "w3", "w2");
+
+    public FeedForward(AdaptableLinear gateProj, AdaptableLinear upProj, AdaptableLinear downProj, string activation,
+        (string Gate, string Up, string Down)? names = null)
         : base(nameof(FeedForward))
     {
         GateProj = gateProj;
@@ -14,9 +21,10 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         DownProj = downProj;
         ActivationName = activation;
         Activation = Activations.Get(activation);
-        register_module("gate_proj", gateProj);
-        register_module("up_proj", upProj);
-        register_module("down_proj", downProj);
+        var (gate, up, down) = names ?? LlamaNames;
+        register_module(gate, gateProj);
+        register_module(up, upProj);
+        register_module(down, downProj);
     }
 
     public AdaptableLinear GateProj { get; }

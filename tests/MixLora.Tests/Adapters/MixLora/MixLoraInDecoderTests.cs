@@ -15,7 +15,7 @@ public class MixLoraInDecoderTests
         var blocks = new List<MixLoraFeedForward>();
         foreach (var (layer, index) in model.Layers.Select((l, i) => (l, i)))
         {
-            var experts = MoeFixtures.Experts(layer.Mlp, settings.NumExperts, g, freshB: freshB);
+            var experts = MoeFixtures.Experts(layer.DenseMlp, settings.NumExperts, g, freshB: freshB);
             var router = randn(new long[] { settings.NumExperts, model.Config.HiddenSize }, generator: g);
             var block = new MixLoraFeedForward(index, router, experts, settings, model.Config.HiddenAct);
             layer.AddMlpReplacement(block, block);
