@@ -36,7 +36,8 @@ internal static class GgufVocabulary
         var metadata = new List<KeyValuePair<string, object>>();
         if (tokenizer.Kind == "sentencepiece")
         {
-            var pieces = SentencePieceModelFile.Read(Path.Combine(modelDir, TokenizerLoader.SentencePieceModelName)).Pieces;
+            var spm = SentencePieceModelFile.Read(Path.Combine(modelDir, TokenizerLoader.SentencePieceModelName));
+            var pieces = spm.Pieces;
             var added = AddedTypes(settings.AddedTokens);
             metadata.Add(new("tokenizer.ggml.model", "llama"));
             metadata.Add(new("tokenizer.ggml.tokens", tokens));
@@ -44,6 +45,7 @@ internal static class GgufVocabulary
             metadata.Add(new("tokenizer.ggml.scores", Enumerable.Range(0, vocabSize).Select(id => id < pieces.Count ? pieces[id].Score : -1000f).ToList()));
             metadata.Add(new("tokenizer.ggml.token_type", Enumerable.Range(0, vocabSize)
                 .Select(id => id < pieces.Count ? (int)pieces[id].Type : added.GetValueOrDefault(id, Unused)).ToList()));
+            metadata.Add(new("tokenizer.ggml.add_space_prefix", spm.AddDummyPrefix));
         }
         else
         {
