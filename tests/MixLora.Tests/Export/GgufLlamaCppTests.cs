@@ -5,6 +5,7 @@ using MixLora.Generation;
 using MixLora.IO;
 using MixLora.Models;
 using MixLora.Tests.Cli;
+using MixLora.Benchmarks.ExportDecode;
 using MixLora.Tests.Support;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using MixLora.Export;
 using MixLora.IO;
 using MixLora.IO.Gguf;
+using MixLora.Benchmarks.ExportDecode;
 using MixLora.Tests.Support;
 
 namespace MixLora.Tests.Export;

@@ -1,17 +1,14 @@
+using System.Diagnostics;
 using System.Text;
 using LLama;
 using LLama.Common;
 using LLama.Native;
 
-namespace MixLora.Tests.Support;
-
-/// <summary>Tests that run llama.cpp (through LLamaSharp) share its native library and the machine's two cores: one at a time.</summary>
-[CollectionDefinition(nameof(LlamaCppCollection))]
-public class LlamaCppCollection;
+namespace MixLora.Benchmarks.ExportDecode;
 
 /// <summary>
 /// A GGUF file run by llama.cpp on the CPU as a reference: f32 KV cache, no flash attention, every position's logits
-/// kept, so its numbers compare with our decoder's.
+/// kept, so its numbers compare with our decoder's. Used by the export-decode case and by the GGUF export tests.
 /// </summary>
 public sealed class LlamaCpp : IDisposable
 {
@@ -50,7 +47,8 @@ public sealed class LlamaCpp : IDisposable
     }
 
     /// <summary>Greedy continuation of <paramref name="prompt"/> (argmax, first index on ties), one token per decode.</summary>
-    public List<int> Greedy(IReadOnlyList<int> prompt, int newTokens)
+    /// <param name="afterFirstToken">When given, restarted once the prompt is processed and the first token chosen: it then times the decode steps alone.</param>
+    public List<int> Greedy(IReadOnlyList<int> prompt, int newTokens, Stopwatch? afterFirstToken = null)
     {
         _context.NativeHandle.MemoryClear(true);
         var batch = new LLamaBatch();
@@ -61,6 +59,7 @@ public sealed class LlamaCpp : IDisposable
             Decode(batch);
             int next = ArgMax(_context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
             generated.Add(next);
+            if (generated.Count == 1) afterFirstToken?.Restart();
             batch.Clear();
             batch.Add(next, position, LLamaSeqId.Zero, logits: true);
         }
