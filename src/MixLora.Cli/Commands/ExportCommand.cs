@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MixLora.Adapters;
+using MixLora.Config;
 using MixLora.Export;
 using MixLora.IO;
 
@@ -33,7 +34,9 @@ public static class ExportCommand
         {
             var path = parse.GetValue(output)!;
             OutputPath.CheckFile(path, "--output");
-            using var model = PretrainedModel.Load(common.ModelDir(parse), common.RunOptions(parse) with { Device = "cpu", DType = "float32" });
+            // Always CPU float32: the merge and the stored tensors are computed from exact weights.
+            var options = new RunOptions { Threads = parse.GetValue(common.Threads), AllowNonFinite = parse.GetValue(common.AllowNonFinite) };
+            using var model = PretrainedModel.Load(common.ModelDir(parse), options);
             using var loaded = parse.GetValue(adapter) is { } adapterDir ? Adapter.Load(model.Model, adapterDir) : null;
             var summary = GgufExporter.Export(model, loaded, path, parse.GetValue(type)!);
             var types = string.Join(", ", summary.TensorsByType.Select(t => $"{t.Value} {t.Key}"));

@@ -34,8 +34,8 @@ public static class GgufExporter
         CheckType(type);
         var (storage, fileType) = Types[type];
         var shape = GgufLlamaShape.From(merged.Config);
-        var metadata = shape.Metadata(Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd(Path.DirectorySeparatorChar)), shape.Config.VocabSize).ToList();
-        metadata.Insert(2, new("general.file_type", fileType));
+        var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)));
+        var metadata = shape.Metadata(name, fileType, shape.Config.VocabSize).ToList();
         metadata.AddRange(GgufVocabulary.Metadata(modelDir, shape.Config.VocabSize));
 
         using var scope = NewDisposeScope();

@@ -55,12 +55,14 @@ internal sealed class GgufLlamaShape
         return new GgufLlamaShape(config, experts, used);
     }
 
-    /// <summary>The architecture's metadata keys (without general.file_type and the tokenizer).</summary>
-    public IEnumerable<KeyValuePair<string, object>> Metadata(string name, int vocabSize)
+    /// <summary>The general and architecture metadata keys (the tokenizer's come from <see cref="GgufVocabulary"/>).</summary>
+    /// <param name="fileType">llama.cpp's general.file_type: the type most tensors are stored in.</param>
+    public IEnumerable<KeyValuePair<string, object>> Metadata(string name, uint fileType, int vocabSize)
     {
         var c = Config;
         yield return new("general.architecture", Arch);
         yield return new("general.name", name);
+        yield return new("general.file_type", fileType);
         yield return new($"{Arch}.block_count", (uint)c.NumHiddenLayers);
         yield return new($"{Arch}.context_length", (uint)c.MaxPositionEmbeddings);
         yield return new($"{Arch}.embedding_length", (uint)c.HiddenSize);

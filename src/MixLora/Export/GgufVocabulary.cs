@@ -15,7 +15,7 @@ internal static class GgufVocabulary
 
     /// <summary>
     /// llama.cpp names for the byte-level pre-tokenizers it implements, by the Split regex of tokenizer.json
-    /// (null: a bare ByteLevel pre-tokenizer with its built-in GPT-2 regex).
+    /// ("": no Split step, a bare ByteLevel pre-tokenizer with its built-in GPT-2 regex).
     /// </summary>
     private static readonly Dictionary<string, string> PreTokenizers = new(StringComparer.Ordinal)
     {
