@@ -23,6 +23,9 @@ using static TorchSharp.torch;
 //   decode [--quick|--full] [--threads N] [--prompt-tokens N] [--new-tokens N] [--output FILE]
 //                                                 prefill and KV-cached greedy decode tokens/s of base, LoRA and MixLoRA
 //                                                 at batch 1 and 8; JSON + markdown (see --help)
+//   export-decode [--model DIR] [--threads N] [--prompt-tokens N] [--new-tokens N] [--output FILE]
+//                                                 batch-1 greedy decode tokens/s: llama.cpp on our exported f32 GGUF vs
+//                                                 our own decoder, same model, prompt and threads; JSON (see --help)
 if (args.Length > 0 && args[0] == "train-step")
 {
     Environment.ExitCode = MixLora.Benchmarks.TrainStep.TrainStepBenchmark.Run(args[1..]);
@@ -36,6 +39,11 @@ if (args.Length > 0 && args[0] == "serve")
 if (args.Length > 0 && args[0] == "decode")
 {
     Environment.ExitCode = MixLora.Benchmarks.Decode.DecodeBenchmark.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "export-decode")
+{
+    Environment.ExitCode = MixLora.Benchmarks.ExportDecode.ExportDecodeBenchmark.Run(args[1..]);
     return;
 }
 if (args.Length > 0 && args[0] == "train-memory")

@@ -23,6 +23,7 @@ public static class CliApp
             ChatCommand.Create(console, input),
             ServeCommand.Create(console),
             MergeCommand.Create(console),
+            ExportCommand.Create(console),
         };
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

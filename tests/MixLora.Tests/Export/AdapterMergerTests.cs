@@ -22,7 +22,7 @@ public class AdapterMergerTests
     };
 
     /// <summary>An adapter with non-zero B (and DoRA magnitudes moved off ‖W‖), saved to <paramref name="dir"/>.</summary>
-    private static string TrainedLike(TempDir dir, string keys)
+    internal static string TrainedLike(TempDir dir, string keys)
     {
         using var model = Stories260K.LoadModel();
         using var adapter = Adapter.Create(model, AdapterTests.Config(keys), new AdapterOptions { Seed = 4 });

@@ -2,19 +2,21 @@ using static TorchSharp.torch;
 
 namespace MixLora.IO.Gguf;
 
-/// <summary>Tensor data of a GGUF file as torch tensors (F32 and F16; quantized types are not dequantized here yet).</summary>
+/// <summary>Tensor data of a GGUF file as torch tensors (F32, F16, BF16, and Q8_0 dequantized; other quantized types are not read).</summary>
 public static class GgufTensors
 {
     /// <summary>The tensor as fp32 [dn, …, d0] (ggml dims reversed back to torch order).</summary>
     /// <exception cref="InvalidFileException">A type this reader does not convert.</exception>
     public static Tensor Load(string path, GgufHeader header, GgufTensorInfo info)
     {
-        var type = info.Type switch
+        // null: a block format decoded here rather than by torch.
+        ScalarType? type = info.Type switch
         {
             GgmlType.F32 => ScalarType.Float32,
             GgmlType.F16 => ScalarType.Float16,
             GgmlType.BF16 => ScalarType.BFloat16,
-            _ => throw new InvalidFileException(path, $"tensor \"{info.Name}\" is {info.Type}; this reader converts F32, F16 and BF16 tensors only"),
+            GgmlType.Q8_0 => null,
+            _ => throw new InvalidFileException(path, $"tensor \"{info.Name}\" is {info.Type}; this reader converts F32, F16, BF16 and Q8_0 tensors only"),
         };
         var bytes = new byte[info.ByteSize];
         using (var file = File.OpenRead(path))
@@ -23,7 +25,8 @@ public static class GgufTensors
             file.ReadExactly(bytes);
         }
         var shape = info.Dims.Reverse().Select(d => (long)d).ToArray();
-        using var raw = empty(shape, dtype: type);
+        if (type is null) return tensor(Q8_0.Dequantize(bytes), shape);
+        using var raw = empty(shape, dtype: type.Value);
         raw.bytes = bytes;
         return raw.to(ScalarType.Float32);
     }

@@ -5,21 +5,30 @@ using static TorchSharp.torch;
 namespace MixLora.IO.Gguf;
 
 /// <summary>
-/// Writes GGUF v3 files: metadata in the given order, then the tensor directory and the aligned tensor data (F32 or
-/// F16). A torch tensor [d0, …, dn] is stored with ggml dims [dn, …, d0] (innermost first), its bytes unchanged.
+/// Writes GGUF v3 files: metadata in the given order, then the tensor directory and the aligned tensor data (F32, F16
+/// or Q8_0, chosen per tensor). A torch tensor [d0, …, dn] is stored with ggml dims [dn, …, d0] (innermost first), its
+/// element order unchanged.
 /// </summary>
 public static class GgufWriter
 {
     private const uint Alignment = 32;
 
+    /// <summary>Writes every tensor as <paramref name="type"/> (F32 or F16).</summary>
     /// <param name="metadata">Keys and values: string, bool, byte, int, uint, long, ulong, float, double, or a list of one of these.</param>
-    /// <param name="tensors">Names and float tensors, stored as <paramref name="type"/> (F32 or F16).</param>
     public static void Write(string path, IEnumerable<KeyValuePair<string, object>> metadata, IEnumerable<KeyValuePair<string, Tensor>> tensors,
         GgmlType type = GgmlType.F32)
     {
-        if (type is not (GgmlType.F32 or GgmlType.F16)) throw new MixLoraException($"the GGUF writer stores F32 or F16 tensors, not {type}");
+        if (type is not (GgmlType.F32 or GgmlType.F16)) throw new MixLoraException($"this GGUF writer overload stores F32 or F16 tensors, not {type}");
+        Write(path, metadata, tensors.Select(t => new GgufTensorData(t.Key, t.Value, type)));
+    }
+
+    /// <summary>Writes each tensor in its own type (F32, F16, or Q8_0 when its innermost dimension is a multiple of 32).</summary>
+    /// <param name="metadata">Keys and values: string, bool, byte, int, uint, long, ulong, float, double, or a list of one of these.</param>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, object>> metadata, IEnumerable<GgufTensorData> tensors)
+    {
         var kvs = metadata.ToList();
         var items = tensors.ToList();
+        foreach (var item in items) CheckStorable(item);
         AtomicFile.Write(path, temp =>
         {
             using var stream = File.Create(temp);
@@ -34,27 +43,50 @@ public static class GgufWriter
                 WriteValue(w, value, key);
             }
             ulong offset = 0;
-            var data = new List<byte[]>();
-            foreach (var (name, tensor) in items)
+            foreach (var (name, tensor, type) in items)
             {
-                using var stored = tensor.detach().to(type == GgmlType.F32 ? ScalarType.Float32 : ScalarType.Float16).cpu().contiguous();
-                var bytes = stored.bytes.ToArray();
                 WriteString(w, name);
-                var dims = stored.shape.Reverse().ToArray();
+                var dims = tensor.shape.Reverse().ToArray();
                 w.Write((uint)dims.Length);
                 foreach (var d in dims) w.Write((ulong)d);
                 w.Write((uint)type);
                 w.Write(offset);
-                data.Add(bytes);
-                offset = GgufReader.AlignUp(offset + (ulong)bytes.Length, Alignment);
+                offset = GgufReader.AlignUp(offset + ByteSize(tensor, type), Alignment);
             }
             Pad(w);
-            foreach (var bytes in data)
+            // Encoded one at a time: only one tensor's bytes are held besides the model.
+            foreach (var (_, tensor, type) in items)
             {
-                w.Write(bytes);
+                w.Write(Encode(tensor, type));
                 Pad(w);
             }
         });
+    }
+
+    private static void CheckStorable(GgufTensorData item)
+    {
+        if (item.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.Q8_0))
+            throw new MixLoraException($"GGUF tensor \"{item.Name}\": the writer stores F32, F16 or Q8_0, not {item.Type}");
+        if (item.Tensor.dim() is 0 or > 4) throw new MixLoraException($"GGUF tensor \"{item.Name}\": {item.Tensor.dim()} dimensions (1 to 4 can be stored)");
+        if (item.Type == GgmlType.Q8_0 && item.Tensor.shape[^1] % Q8_0.BlockElements != 0)
+            throw new MixLoraException($"GGUF tensor \"{item.Name}\": rows of {item.Tensor.shape[^1]} values are not whole Q8_0 blocks of {Q8_0.BlockElements}");
+    }
+
+    private static ulong ByteSize(Tensor tensor, GgmlType type)
+    {
+        var (perBlock, blockBytes) = GgmlTypes.Block(type)!.Value;
+        return (ulong)tensor.numel() / (ulong)perBlock * (ulong)blockBytes;
+    }
+
+    private static byte[] Encode(Tensor tensor, GgmlType type)
+    {
+        if (type == GgmlType.Q8_0)
+        {
+            using var values = tensor.detach().to(ScalarType.Float32).cpu().contiguous();
+            return Q8_0.Quantize(values.data<float>().ToArray());
+        }
+        using var stored = tensor.detach().to(type == GgmlType.F32 ? ScalarType.Float32 : ScalarType.Float16).cpu().contiguous();
+        return stored.bytes.ToArray();
     }
 
     private static void Pad(BinaryWriter w)
@@ -111,3 +143,6 @@ public static class GgufWriter
         }
     }
 }
+
+/// <summary>One tensor to write: its GGUF name, its values (any float type, torch dim order) and the type to store it as.</summary>
+public sealed record GgufTensorData(string Name, Tensor Tensor, GgmlType Type);

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace MixLora.Benchmarks.ExportDecode;
+
+/// <summary>
+/// A GGUF file run by llama.cpp on the CPU as a reference: f32 KV cache, no flash attention, every position's logits
+/// kept, so its numbers compare with our decoder's. Used by the export-decode case and by the GGUF export tests.
+/// </summary>
+public sealed class LlamaCpp : IDisposable
+{
+    private readonly LLamaWeights _weights;
+    private readonly LLamaContext _context;
+
+    static LlamaCpp()
+    {
+        // llama.cpp prints its loading log to stderr; only errors are worth seeing in test output.
+        if (!NativeLibraryConfig.LLama.LibraryHasLoaded)
+            NativeLibraryConfig.All.WithLogCallback((level, message) =>
+            {
+                if (level == LLamaLogLevel.Error) Console.Error.Write("llama.cpp: " + message);
+            });
+    }
+
+    public LlamaCpp(string ggufPath, uint contextSize = 512, int threads = 2)
+    {
+        var parameters = new ModelParams(ggufPath)
+        {
+            ContextSize = contextSize, BatchSize = contextSize, UBatchSize = contextSize, Threads = threads, BatchThreads = threads,
+            GpuLayerCount = 0, TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+        };
+        _weights = LLamaWeights.LoadFromFile(parameters);
+        _context = _weights.CreateContext(parameters);
+    }
+
+    /// <summary>Logits [position][vocab] of <paramref name="ids"/> run as one fresh sequence.</summary>
+    public float[][] Logits(IReadOnlyList<int> ids)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < ids.Count; i++) batch.Add(ids[i], i, LLamaSeqId.Zero, logits: true);
+        Decode(batch);
+        return Enumerable.Range(0, ids.Count).Select(i => _context.NativeHandle.GetLogitsIth(i).ToArray()).ToArray();
+    }
+
+    /// <summary>Greedy continuation of <paramref name="prompt"/> (argmax, first index on ties), one token per decode.</summary>
+    /// <param name="afterFirstToken">When given, restarted once the prompt is processed and the first token chosen: it then times the decode steps alone.</param>
+    public List<int> Greedy(IReadOnlyList<int> prompt, int newTokens, Stopwatch? afterFirstToken = null)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, logits: i == prompt.Count - 1);
+        var generated = new List<int>();
+        for (int position = prompt.Count; generated.Count < newTokens; position++)
+        {
+            Decode(batch);
+            int next = ArgMax(_context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
+            generated.Add(next);
+            if (generated.Count == 1) afterFirstToken?.Restart();
+            batch.Clear();
+            batch.Add(next, position, LLamaSeqId.Zero, logits: true);
+        }
+        return generated;
+    }
+
+    /// <summary>llama.cpp's tokenizer on <paramref name="text"/> (special tokens in the text are plain text).</summary>
+    public int[] Tokenize(string text, bool addBos) => _weights.Tokenize(text, addBos, special: false, Encoding.UTF8).Select(t => (int)t).ToArray();
+
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    private void Decode(LLamaBatch batch)
+    {
+        var result = _context.NativeHandle.Decode(batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
+    }
+
+    public void Dispose()
+    {
+        _context.Dispose();
+        _weights.Dispose();
+    }
+}

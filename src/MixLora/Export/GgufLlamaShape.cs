@@ -1,0 +1,111 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MixLora.Config;
+using static TorchSharp.torch;
+
+namespace MixLora.Export;
+
+/// <summary>
+/// What llama.cpp's <c>llama</c> architecture needs to know of a model's config.json (dense LLaMA/Mistral, or a
+/// Mixtral-style MoE), and the GGUF metadata keys that say it, as llama.cpp's own converter writes them.
+/// </summary>
+internal sealed class GgufLlamaShape
+{
+    private const string Arch = "llama";
+
+    private GgufLlamaShape(ModelConfig config, int experts, int expertsUsed)
+    {
+        Config = config;
+        Experts = experts;
+        ExpertsUsed = expertsUsed;
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Experts per MoE layer (0 for a dense model).</summary>
+    public int Experts { get; }
+
+    public int ExpertsUsed { get; }
+
+    /// <exception cref="MixLoraException">A model llama.cpp's llama architecture would run differently, named by its config key.</exception>
+    public static GgufLlamaShape From(JsonObject json)
+    {
+        var config = json.Deserialize<ModelConfig>() ?? throw new MixLoraException("config.json is null");
+        config.Validate("config.json");
+        int experts = 0, used = 0;
+        switch (config.ModelType)
+        {
+            case "llama" or "mistral":
+                break;
+            case "mixtral":
+                (experts, used) = (config.LocalExperts, config.ExpertsPerToken);
+                break;
+            default:
+                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral)");
+        }
+        // llama.cpp's llama graph attends to the whole context; a window shorter than it would change the outputs.
+        if (config.SlidingWindow is { } window && window < config.MaxPositionEmbeddings)
+            throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
+                                       "llama.cpp's llama architecture has no sliding-window attention, so this model cannot be exported to GGUF");
+        if (config.HiddenAct != "silu")
+            throw new MixLoraException($"config.json: hidden_act \"{config.HiddenAct}\" cannot be exported to GGUF (llama.cpp's llama architecture uses silu)");
+        return new GgufLlamaShape(config, experts, used);
+    }
+
+    /// <summary>The general and architecture metadata keys (the tokenizer's come from <see cref="GgufVocabulary"/>).</summary>
+    /// <param name="fileType">llama.cpp's general.file_type: the type most tensors are stored in.</param>
+    public IEnumerable<KeyValuePair<string, object>> Metadata(string name, uint fileType, int vocabSize)
+    {
+        var c = Config;
+        yield return new("general.architecture", Arch);
+        yield return new("general.name", name);
+        yield return new("general.file_type", fileType);
+        yield return new($"{Arch}.block_count", (uint)c.NumHiddenLayers);
+        yield return new($"{Arch}.context_length", (uint)c.MaxPositionEmbeddings);
+        yield return new($"{Arch}.embedding_length", (uint)c.HiddenSize);
+        yield return new($"{Arch}.feed_forward_length", (uint)c.IntermediateSize);
+        yield return new($"{Arch}.attention.head_count", (uint)c.NumAttentionHeads);
+        yield return new($"{Arch}.attention.head_count_kv", (uint)c.KeyValueHeads);
+        yield return new($"{Arch}.rope.freq_base", (float)c.RopeTheta);
+        yield return new($"{Arch}.attention.layer_norm_rms_epsilon", (float)c.RmsNormEps);
+        // llama.cpp derives the head size from embedding_length / head_count unless these say otherwise.
+        if (c.HeadDim * c.NumAttentionHeads != c.HiddenSize)
+        {
+            yield return new($"{Arch}.attention.key_length", (uint)c.HeadDim);
+            yield return new($"{Arch}.attention.value_length", (uint)c.HeadDim);
+        }
+        if (Experts > 0)
+        {
+            yield return new($"{Arch}.expert_count", (uint)Experts);
+            yield return new($"{Arch}.expert_used_count", (uint)ExpertsUsed);
+        }
+        yield return new($"{Arch}.vocab_size", (uint)vocabSize);
+        yield return new($"{Arch}.rope.dimension_count", (uint)c.HeadDim);
+    }
+
+    /// <summary>
+    /// For llama3 rope scaling, the per-frequency divisors llama.cpp reads from the <c>rope_freqs.weight</c> tensor
+    /// ([head_dim / 2], float32): 1 for short wavelengths, <c>factor</c> for long ones, a smooth blend between.
+    /// Null when the config has no llama3 scaling.
+    /// </summary>
+    public Tensor? RopeFrequencyFactors()
+    {
+        if (Config.RopeScaling is not { EffectiveType: "llama3" } s) return null;
+        int half = Config.HeadDim / 2;
+        double lowWavelength = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
+        double highWavelength = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
+        var factors = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            double wavelength = 2 * Math.PI * Math.Pow(Config.RopeTheta, 2.0 * i / Config.HeadDim);
+            if (wavelength < highWavelength) factors[i] = 1;
+            else if (wavelength > lowWavelength) factors[i] = (float)s.Factor;
+            else
+            {
+                double smooth = (s.OriginalMaxPositionEmbeddings / wavelength - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+                factors[i] = (float)(1 / ((1 - smooth) / s.Factor + smooth));
+            }
+        }
+        return tensor(factors);
+    }
+}

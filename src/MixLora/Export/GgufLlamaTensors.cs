@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using static TorchSharp.torch;
+
+namespace MixLora.Export;
+
+/// <summary>
+/// Hugging Face LLaMA/Mixtral checkpoint tensors under llama.cpp's <c>llama</c> names and layouts: Q and K rows
+/// reordered for llama.cpp's rotary pairing, Mixtral experts stacked into one tensor per projection.
+/// </summary>
+internal static partial class GgufLlamaTensors
+{
+    private static readonly Dictionary<string, string> Global = new(StringComparer.Ordinal)
+    {
+        ["model.embed_tokens"] = "token_embd", ["model.norm"] = "output_norm", ["lm_head"] = "output",
+    };
+
+    private static readonly Dictionary<string, string> PerLayer = new(StringComparer.Ordinal)
+    {
+        ["input_layernorm"] = "attn_norm", ["self_attn.q_proj"] = "attn_q", ["self_attn.k_proj"] = "attn_k",
+        ["self_attn.v_proj"] = "attn_v", ["self_attn.o_proj"] = "attn_output", ["post_attention_layernorm"] = "ffn_norm",
+        ["mlp.gate_proj"] = "ffn_gate", ["mlp.up_proj"] = "ffn_up", ["mlp.down_proj"] = "ffn_down",
+        ["block_sparse_moe.gate"] = "ffn_gate_inp",
+    };
+
+    /// <summary>Mixtral's expert projections: w1 gate [I, H], w2 down [H, I], w3 up [I, H].</summary>
+    private static readonly Dictionary<string, string> Experts = new(StringComparer.Ordinal)
+    {
+        ["w1"] = "ffn_gate_exps", ["w2"] = "ffn_down_exps", ["w3"] = "ffn_up_exps",
+    };
+
+    /// <summary>
+    /// The GGUF tensors of <paramref name="checkpoint"/> in checkpoint order (stacked experts where their first
+    /// expert was). Tensors made here (permuted, stacked) belong to the caller's dispose scope.
+    /// </summary>
+    /// <exception cref="MixLoraException">A tensor with no place in the llama layout, or an incomplete expert set.</exception>
+    public static List<(string Name, Tensor Tensor)> Map(IReadOnlyList<KeyValuePair<string, Tensor>> checkpoint, GgufLlamaShape shape)
+    {
+        var result = new List<(string Name, Tensor Tensor)>();
+        var stacks = new Dictionary<string, SortedDictionary<int, Tensor>>(StringComparer.Ordinal);
+        foreach (var (name, value) in checkpoint)
+        {
+            var (module, suffix) = SplitSuffix(name);
+            if (Global.TryGetValue(module, out var global))
+            {
+                result.Add(($"{global}.{suffix}", value));
+                continue;
+            }
+            var layer = LayerName().Match(module);
+            if (!layer.Success) throw Unmapped(name);
+            string block = $"blk.{layer.Groups[1].Value}";
+            string inner = layer.Groups[2].Value;
+            if (PerLayer.TryGetValue(inner, out var mapped))
+            {
+                result.Add(($"{block}.{mapped}.{suffix}", mapped switch
+                {
+                    "attn_q" => PermuteForRope(value, shape.Config.NumAttentionHeads),
+                    "attn_k" => PermuteForRope(value, shape.Config.KeyValueHeads),
+                    _ => value,
+                }));
+                continue;
+            }
+            var expert = ExpertName().Match(inner);
+            if (!expert.Success || suffix != "weight" || shape.Experts == 0) throw Unmapped(name);
+            string stacked = $"{block}.{Experts[expert.Groups[2].Value]}.weight";
+            if (!stacks.TryGetValue(stacked, out var experts))
+            {
+                stacks[stacked] = experts = new SortedDictionary<int, Tensor>();
+                result.Add((stacked, null!));                 // placeholder: filled once every expert has been seen
+            }
+            experts[int.Parse(expert.Groups[1].Value, CultureInfo.InvariantCulture)] = value;
+        }
+        for (int i = 0; i < result.Count; i++)
+        {
+            if (result[i].Tensor is not null) continue;
+            var experts = stacks[result[i].Name];
+            if (experts.Count != shape.Experts || experts.Keys.First() != 0 || experts.Keys.Last() != shape.Experts - 1)
+                throw new MixLoraException($"{result[i].Name}: the checkpoint has experts [{string.Join(", ", experts.Keys)}], expected 0 to {shape.Experts - 1}");
+            result[i] = (result[i].Name, stack(experts.Values.ToArray()));   // E × [out, in] -> [E, out, in]
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Hugging Face rotates the two halves of each head (rotate_half); llama.cpp's llama rotates adjacent pairs. Rows
+    /// of each head go from [first half, second half] to interleaved (row j of the first half, then row j of the
+    /// second), so the same rotation applies. Works on a weight [heads·D, in] or a bias [heads·D].
+    /// </summary>
+    public static Tensor PermuteForRope(Tensor weight, int heads)
+    {
+        var shape = weight.shape;
+        long half = shape[0] / heads / 2;
+        return weight.reshape([heads, 2, half, .. shape[1..]])          // [heads·D, …] -> [heads, 2, D/2, …]
+            .transpose(1, 2)                                             // -> [heads, D/2, 2, …]
+            .reshape(shape);                                             // -> [heads·D, …]
+    }
+
+    private static (string Module, string Suffix) SplitSuffix(string name)
+    {
+        int dot = name.LastIndexOf('.');
+        return dot < 0 ? (name, "") : (name[..dot], name[(dot + 1)..]);
+    }
+
+    private static MixLoraException Unmapped(string name) =>
+        new($"tensor \"{name}\" has no place in llama.cpp's llama layout; this model cannot be exported to GGUF");
+
+    [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)$")]
+    private static partial Regex LayerName();
+
+    [GeneratedRegex(@"^block_sparse_moe\.experts\.(\d+)\.(w1|w2|w3)$")]
+    private static partial Regex ExpertName();
+}
