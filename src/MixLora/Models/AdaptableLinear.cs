@@ -32,8 +32,8 @@ public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
     /// <summary>Adapters applied after the frozen projection, in order.</summary>
     public List<ILinearDelta> Deltas { get; } = [];
 
-    /// <summary>The frozen projection alone, without adapters: [.., in] -> [.., out].</summary>
-    public Tensor ForwardBase(Tensor x) => nn.functional.linear(x, _weight, _bias);
+    /// <summary>The frozen projection alone, without adapters: [.., in] -> [.., out] (a few rows: the decode kernel).</summary>
+    public Tensor ForwardBase(Tensor x) => Kernels.SmallBatchLinear.TryForward(x, _weight, _bias) ?? nn.functional.linear(x, _weight, _bias);
 
     public override Tensor forward(Tensor x) => Forward(x, null);
 

@@ -47,16 +47,32 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
         k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
         if (context.Cache is not null) (k, v) = context.Cache.Append(_layer, k, v);  // -> [B, nkv, past+T, hd]
-        if (_kvHeads != _heads)
-        {
-            // SDPA here has no GQA: query head h reads KV head h / (nh/nkv).
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                      // [B, nkv, S, hd] -> [B, nh, S, hd]
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
-        }
         var mask = context.AttentionMaskFor(_window);
-        var attended = mask is null
-            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
-            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);  // [B, nh, T, hd]
+        Tensor attended;
+        if (_kvHeads != _heads && t == 1)
+        {
+            // One new token per row (decoding): the query heads that share a KV head become that head's query rows,
+            // so the cache is read as it is instead of being expanded per query head. No causal flag: the single
+            // position sees every cached key (the mask, when there is one, still applies to each row).
+            int group = _heads / _kvHeads;
+            var grouped = q.reshape(b, _kvHeads, group, _headDim);                  // [B, nh, 1, hd] -> [B, nkv, nh/nkv, hd]
+            attended = (mask is null
+                ? nn.functional.scaled_dot_product_attention(grouped, k, v)
+                : nn.functional.scaled_dot_product_attention(grouped, k, v, attn_mask: mask)) // [B, nkv, nh/nkv, hd]
+                .reshape(b, _heads, 1, _headDim);                                    // -> [B, nh, 1, hd]
+        }
+        else
+        {
+            if (_kvHeads != _heads)
+            {
+                // SDPA here has no GQA: query head h reads KV head h / (nh/nkv).
+                k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                  // [B, nkv, S, hd] -> [B, nh, S, hd]
+                v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+            }
+            attended = mask is null
+                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
+                : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);  // [B, nh, T, hd]
+        }
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B, nh, T, hd] -> [B, T, nh*hd]
         return OProj.Forward(merged, context).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
     }

@@ -80,6 +80,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         IReadOnlyList<AdapterRows>? rows = null, Tensor? logitPositions = null)
     {
         using var scope = NewDisposeScope();
+        using var fewTokens = Kernels.FewTokensScope.Enter(inputIds.numel(), LmHeadWeight);
         var decoded = ForwardHidden(inputIds, attentionMask, cache, positions, rows);
         var hidden = decoded.Hidden;
         if (logitPositions is not null)
@@ -88,7 +89,8 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             var index = at.to(ScalarType.Int64).unsqueeze(2).expand(-1, -1, hidden.shape[2]);            // [B, K] -> [B, K, H]
             hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
-        var logits = nn.functional.linear(hidden, LmHeadWeight).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
+        var logits = (Kernels.SmallBatchLinear.TryForward(hidden, LmHeadWeight, null)
+                      ?? nn.functional.linear(hidden, LmHeadWeight)).to(ScalarType.Float32);           // [B, T, H] -> [B, T, V]
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), decoded.RouterLogitsByOwner.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 
@@ -100,6 +102,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         IReadOnlyList<AdapterRows>? rows = null)
     {
         using var scope = NewDisposeScope();
+        using var fewTokens = Kernels.FewTokensScope.Enter(inputIds.numel(), LmHeadWeight);
         var (hidden, routerLogits) = _model.Forward(inputIds, attentionMask, cache, positions, training, rows, ActivationCheckpointing);
         cache?.Advance((int)inputIds.shape[1]);
         return new DecoderOutput(hidden.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
