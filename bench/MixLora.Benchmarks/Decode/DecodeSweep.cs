@@ -8,7 +8,7 @@ namespace MixLora.Benchmarks.Decode;
 
 /// <summary>What a decode run produced, from which the JSON and markdown are written.</summary>
 public sealed record DecodeRun(DecodeOptions Options, string Date, string Commit, JsonArray? LoadStart, JsonArray? LoadEnd,
-    IReadOnlyDictionary<string, DecodeResult> Results);
+    IReadOnlyDictionary<string, DecodeResult> Results, LlamaCppResult? LlamaCpp);
 
 /// <summary>
 /// Prefill and cached greedy decode of each configuration at batch 1 and 8: one warm-up run each, then the
@@ -25,9 +25,9 @@ public static class DecodeSweep
         set_num_threads(o.Threads);
         Console.WriteLine($"decode: shape {o.Shape.Name}, {get_num_threads()} threads, prompt {o.PromptTokens} tokens, " +
             $"{o.NewTokens} new tokens, batch 1 and {BigBatch}; 1 warm-up + median of {Repeats}; load average {RunEnvironment.FormatLoad(loadStart)}");
-        using var models = new DecodeModels(o.Shape);
+        using var models = o.ModelDir is null ? new DecodeModels(o.Shape) : new DecodeModels(o.ModelDir, o.AdapterDir);
         // The train-step worker's token seed; batch 1 decodes the first of the 8 prompts.
-        using var prompts = randint(0, o.Shape.Vocab, [BigBatch, o.PromptTokens], generator: new Generator(TrainStepWorker.Seed + 2)); // [8, P]
+        using var prompts = randint(0, models.Model.Config.VocabSize, [BigBatch, o.PromptTokens], generator: new Generator(TrainStepWorker.Seed + 2)); // [8, P]
         using var first = prompts.narrow(0, 0, 1);                                                                                   // [8, P] -> [1, P]
 
         var batch1 = models.Configurations.ToDictionary(c => c.Name, _ => new List<DecodeTiming>());
@@ -38,9 +38,10 @@ public static class DecodeSweep
         {
             for (int rep = 0; rep <= Repeats; rep++) // rep 0 is the warm-up
             {
-                foreach (var (name, adapter) in models.Configurations)
+                foreach (var (name, adapter, merged) in models.Configurations)
                 {
                     adapter?.Attach();
+                    if (merged) adapter!.MergeIntoBase();
                     try
                     {
                         // The warm-up run also records how far the adapter moves the logits away from the base model's.
@@ -71,6 +72,7 @@ public static class DecodeSweep
         }
         var results = models.Configurations.ToDictionary(c => c.Name, c => DecodeResult.From(o.PromptTokens, o.NewTokens,
             batch1[c.Name], batch8[c.Name], logitChange.TryGetValue(c.Name, out var change) ? change : null));
-        return new DecodeRun(o, date, RunEnvironment.Commit(RunEnvironment.RepoRoot()), loadStart, RunEnvironment.LoadAverage(), results);
+        var llamaCpp = o.LlamaCpp ? LlamaCppDecode.Run(o, models, first.data<long>().ToArray().Select(id => (int)id).ToList()) : null;
+        return new DecodeRun(o, date, RunEnvironment.Commit(RunEnvironment.RepoRoot()), loadStart, RunEnvironment.LoadAverage(), results, llamaCpp);
     }
 }

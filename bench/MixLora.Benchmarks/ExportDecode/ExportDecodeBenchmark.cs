@@ -55,10 +55,7 @@ public static class ExportDecodeBenchmark
         string gguf = Path.Combine(Path.GetTempPath(), $"mixlora-export-decode-{Guid.NewGuid():N}.gguf");
         try
         {
-            // The merged model's tensors are the model's own parameters: not disposed here, the model still runs.
-            var merged = new MergedModel(JsonNode.Parse(model.Config.ToJson())!.AsObject(),
-                model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList());
-            GgufExporter.Export(merged, tokenizerDir, gguf, "f32");
+            LlamaCpp.ExportF32(model, tokenizerDir, gguf);
             // A fixed, varied prompt inside any vocabulary of at least 1000 ids; BOS first.
             var prompt = Enumerable.Range(0, promptTokens).Select(i => i == 0 ? 1 : 3 + (i * 7919) % 997).ToList();
 
@@ -72,9 +69,8 @@ public static class ExportDecodeBenchmark
             double oursRate = (ours.Count - 1) / ourClock.Elapsed.TotalSeconds;
 
             using var llama = new LlamaCpp(gguf, contextSize: (uint)(promptTokens + newTokens + 1), threads: threads);
-            var llamaClock = new Stopwatch();
-            var theirs = llama.Greedy(prompt, newTokens, llamaClock);
-            double llamaRate = (theirs.Count - 1) / llamaClock.Elapsed.TotalSeconds;
+            var (theirs, _, llamaDecodeSeconds) = llama.TimedGreedy(prompt, newTokens);
+            double llamaRate = (theirs.Count - 1) / llamaDecodeSeconds;
 
             var result = new JsonObject
             {

@@ -3,6 +3,10 @@ using System.Text;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using System.Text.Json.Nodes;
+using MixLora.Export;
+using MixLora.Models;
+using static TorchSharp.torch;
 
 namespace MixLora.Benchmarks.ExportDecode;
 
@@ -47,23 +51,45 @@ public sealed class LlamaCpp : IDisposable
     }
 
     /// <summary>Greedy continuation of <paramref name="prompt"/> (argmax, first index on ties), one token per decode.</summary>
-    /// <param name="afterFirstToken">When given, restarted once the prompt is processed and the first token chosen: it then times the decode steps alone.</param>
-    public List<int> Greedy(IReadOnlyList<int> prompt, int newTokens, Stopwatch? afterFirstToken = null)
+    public List<int> Greedy(IReadOnlyList<int> prompt, int newTokens) => TimedGreedy(prompt, newTokens).Tokens;
+
+    /// <summary>
+    /// <see cref="Greedy"/> with its times: the prefill (the prompt in one batch, logits of its last position, the first
+    /// token's argmax) and the decode steps after it (<paramref name="newTokens"/> − 1 single-token decodes).
+    /// </summary>
+    public (List<int> Tokens, double PrefillSeconds, double DecodeSeconds) TimedGreedy(IReadOnlyList<int> prompt, int newTokens)
     {
         _context.NativeHandle.MemoryClear(true);
         var batch = new LLamaBatch();
         for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, logits: i == prompt.Count - 1);
         var generated = new List<int>();
+        var clock = Stopwatch.StartNew();
+        double prefill = 0;
         for (int position = prompt.Count; generated.Count < newTokens; position++)
         {
             Decode(batch);
-            int next = ArgMax(_context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
-            generated.Add(next);
-            if (generated.Count == 1) afterFirstToken?.Restart();
+            generated.Add(ArgMax(_context.NativeHandle.GetLogitsIth(batch.TokenCount - 1)));
+            if (generated.Count == 1)
+            {
+                prefill = clock.Elapsed.TotalSeconds;
+                clock.Restart();
+            }
             batch.Clear();
-            batch.Add(next, position, LLamaSeqId.Zero, logits: true);
+            batch.Add(generated[^1], position, LLamaSeqId.Zero, logits: true);
         }
-        return generated;
+        return (generated, prefill, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/>'s own weights (no adapter) as an f32 GGUF with the vocabulary of
+    /// <paramref name="tokenizerDir"/>, for llama.cpp to run the model a benchmark measures.
+    /// </summary>
+    public static void ExportF32(CausalLM model, string tokenizerDir, string path)
+    {
+        // The tensors are the model's own parameters: the MergedModel is not disposed, the model still runs.
+        var merged = new MergedModel(JsonNode.Parse(model.Config.ToJson())!.AsObject(),
+            model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList());
+        GgufExporter.Export(merged, tokenizerDir, path, "f32");
     }
 
     /// <summary>llama.cpp's tokenizer on <paramref name="text"/> (special tokens in the text are plain text).</summary>

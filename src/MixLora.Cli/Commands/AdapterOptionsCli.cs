@@ -23,11 +23,18 @@ public sealed class AdapterOptionsCli
         Description = "Reference compatibility: keep LoRA dropout active outside training (the official code does; off by default).",
     };
 
+    public Option<bool> MergeLora { get; } = new("--merge-lora")
+    {
+        Description = "Fold the adapter's LoRA projections (all of a LoRA/DoRA adapter, the attention ones of a MixLoRA adapter) " +
+                      "into the base weights at load: faster decoding, the same outputs within float32 rounding (1e-5).",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Adapter);
         command.Options.Add(ExpertPath);
         command.Options.Add(DropoutAtInference);
+        command.Options.Add(MergeLora);
     }
 
     public AdapterOptions Options(ParseResult parse) => new()
@@ -52,6 +59,11 @@ public sealed class AdapterOptionsCli
         try
         {
             RequireMixLoraForExpertPath(parse, adapter is null ? [] : [adapter]);
+            if (parse.GetValue(MergeLora))
+            {
+                if (adapter is null) throw new MixLoraException("--merge-lora folds an adapter into the base weights; give one with --adapter, or drop the option");
+                adapter.MergeIntoBase();
+            }
         }
         catch
         {

@@ -125,6 +125,7 @@ public sealed class Adapter : IDisposable
     /// <summary>Training mode switches on LoRA dropout, router jitter and switch ffn_dropout (and the base model's flag).</summary>
     public void SetTraining(bool training)
     {
+        if (training) UnmergeFromBase(); // training updates the LoRA matrices: they must stay separate
         _model.train(training);
         foreach (var (_, lora) in _deltas) lora.train(training);
         foreach (var (_, block) in _blocks) block.train(training);
@@ -162,10 +163,55 @@ public sealed class Adapter : IDisposable
 
     public bool IsAttached => _attached;
 
+    /// <summary>Whether the LoRA projections are folded into the base weights now (see <see cref="MergeIntoBase"/>).</summary>
+    public bool IsMergedIntoBase => _unmerged is not null;
+
+    private List<(AdaptableLinear Linear, LoraLinear Lora, Tensor Weight, Tensor? Bias)>? _unmerged;
+
+    /// <summary>
+    /// Inference speed: folds the adapter's LoRA projections (every projection of a LoRA/rsLoRA/DoRA adapter, the
+    /// attention projections of a MixLoRA adapter) into the base weights, W ← W + s·B·A (DoRA: m ⊙ (W + s·B·A)/‖·‖),
+    /// so a forward runs no LoRA matmuls; outputs equal the unmerged adapter's within float32 rounding (1e-5). The base
+    /// weights are restored exactly (from a copy) by <see cref="UnmergeFromBase"/>, <see cref="Detach"/>,
+    /// <see cref="SetTraining"/>(true) and <see cref="Dispose"/>. While merged, the base model serves this adapter only.
+    /// </summary>
+    /// <exception cref="MixLoraException">Detached, or LoRA dropout is kept at inference (a merged LoRA has none).</exception>
+    public void MergeIntoBase()
+    {
+        if (IsMergedIntoBase) return;
+        if (!_attached) throw new MixLoraException("attach the adapter before merging it into the base weights");
+        if (Options.LoraDropoutAtInference) throw new MixLoraException("an adapter that keeps LoRA dropout at inference cannot be merged into the base weights");
+        using var _ = no_grad();
+        _unmerged = [];
+        foreach (var (linear, lora) in _deltas)
+        {
+            var (weight, bias) = lora.Merged(linear.Weight, linear.Bias);
+            _unmerged.Add((linear, lora, linear.Weight.clone(), linear.Bias?.clone()));
+            using (weight) linear.Weight.copy_(weight);
+            if (bias is not null) using (bias) linear.Bias!.copy_(bias);
+            linear.Deltas.Remove(lora);
+        }
+    }
+
+    /// <summary>Restores the base weights saved by <see cref="MergeIntoBase"/> and applies the LoRAs separately again.</summary>
+    public void UnmergeFromBase()
+    {
+        if (_unmerged is null) return;
+        using var _ = no_grad();
+        foreach (var (linear, lora, weight, bias) in _unmerged)
+        {
+            using (weight) linear.Weight.copy_(weight);
+            if (bias is not null) using (bias) linear.Bias!.copy_(bias);
+            linear.Deltas.Add(lora);
+        }
+        _unmerged = null;
+    }
+
     /// <summary>Removes the adapter from the base model (idempotent).</summary>
     public void Detach()
     {
         if (!_attached) return;
+        UnmergeFromBase();
         foreach (var (linear, lora) in _deltas) linear.Deltas.Remove(lora);
         foreach (var (layer, block) in _blocks)
             layer.RemoveMlpReplacement(this);

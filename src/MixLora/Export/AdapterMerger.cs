@@ -42,6 +42,7 @@ public static class AdapterMerger
     public static MergedModel MergeWeights(PretrainedModel model, Adapter? adapter)
     {
         if (adapter is { IsAttached: false }) throw new MixLoraException("the adapter is not attached to this model");
+        if (adapter is { IsMergedIntoBase: true }) throw new MixLoraException("the adapter is already merged into the base weights for inference; unmerge it first");
         bool toMixtral = adapter is { Config.IsMixLora: true };
         if (toMixtral) MixtralExport.ThrowIfInexpressible(adapter!.Config, model.Config);
 

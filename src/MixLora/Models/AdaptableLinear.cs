@@ -33,7 +33,7 @@ public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
     public List<ILinearDelta> Deltas { get; } = [];
 
     /// <summary>The frozen projection alone, without adapters: [.., in] -> [.., out] (a few rows: the decode kernel).</summary>
-    public Tensor ForwardBase(Tensor x) => Kernels.SmallBatchLinear.TryForward(x, _weight, _bias) ?? nn.functional.linear(x, _weight, _bias);
+    public Tensor ForwardBase(Tensor x) => Kernels.SmallBatchLinear.Linear(x, _weight, _bias);
 
     public override Tensor forward(Tensor x) => Forward(x, null);
 

@@ -49,17 +49,19 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         if (context.Cache is not null) (k, v) = context.Cache.Append(_layer, k, v);  // -> [B, nkv, past+T, hd]
         var mask = context.AttentionMaskFor(_window);
         Tensor attended;
-        if (_kvHeads != _heads && t == 1)
+        if (t == 1)
         {
             // One new token per row (decoding): the query heads that share a KV head become that head's query rows,
-            // so the cache is read as it is instead of being expanded per query head. No causal flag: the single
-            // position sees every cached key (the mask, when there is one, still applies to each row).
+            // so the cache is read as it is instead of being expanded per query head (the kernel does the same on the
+            // kernel threads). No causal flag: the single position sees every cached key (the mask, when there is one,
+            // still applies to each row).
             int group = _heads / _kvHeads;
             var grouped = q.reshape(b, _kvHeads, group, _headDim);                  // [B, nh, 1, hd] -> [B, nkv, nh/nkv, hd]
-            attended = (mask is null
-                ? nn.functional.scaled_dot_product_attention(grouped, k, v)
-                : nn.functional.scaled_dot_product_attention(grouped, k, v, attn_mask: mask)) // [B, nkv, nh/nkv, hd]
-                .reshape(b, _heads, 1, _headDim);                                    // -> [B, nh, 1, hd]
+            attended = Kernels.DecodeAttention.TryForward(q, k, v, mask)            // [B, nh, 1, hd]
+                ?? (mask is null
+                    ? nn.functional.scaled_dot_product_attention(grouped, k, v)
+                    : nn.functional.scaled_dot_product_attention(grouped, k, v, attn_mask: mask)) // [B, nkv, nh/nkv, hd]
+                    .reshape(b, _heads, 1, _headDim);                                // -> [B, nh, 1, hd]
         }
         else
         {

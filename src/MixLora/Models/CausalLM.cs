@@ -89,8 +89,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             var index = at.to(ScalarType.Int64).unsqueeze(2).expand(-1, -1, hidden.shape[2]);            // [B, K] -> [B, K, H]
             hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
-        var logits = (Kernels.SmallBatchLinear.TryForward(hidden, LmHeadWeight, null)
-                      ?? nn.functional.linear(hidden, LmHeadWeight)).to(ScalarType.Float32);           // [B, T, H] -> [B, T, V]
+        var logits = Kernels.SmallBatchLinear.Linear(hidden, LmHeadWeight).to(ScalarType.Float32);   // [B, T, H] -> [B, T, V]
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), decoded.RouterLogitsByOwner.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 

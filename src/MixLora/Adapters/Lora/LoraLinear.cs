@@ -1,6 +1,7 @@
 using MixLora.Models;
 using TorchSharp;
 using TorchSharp.Modules;
+using MixLora.Models.Kernels;
 using static TorchSharp.torch;
 
 namespace MixLora.Adapters;
@@ -95,7 +96,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
     public Tensor Delta(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var up = nn.functional.linear(Down(input), _loraB);                           // [.., r] -> [.., out]
+        var up = SmallBatchLinear.Linear(Down(input), _loraB);                         // [.., r] -> [.., out]
         return (up * _scaling).MoveToOuterDisposeScope();
     }
 
@@ -104,7 +105,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
     {
         var x = input.to(ScalarType.Float32);
         if (IsDropoutActive) x = nn.functional.dropout(x, Settings.Dropout, training: true);
-        return nn.functional.linear(x, _loraA);                                       // [.., in] -> [.., r]
+        return SmallBatchLinear.Linear(x, _loraA);                                     // [.., in] -> [.., r]
     }
 
     /// <summary>Adds the adapter to the frozen output y0 [.., out] of <paramref name="input"/> [.., in].</summary>
@@ -112,7 +113,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, ILinearDelta
     {
         using var scope = NewDisposeScope();
         Tensor result;
-        if (_magnitude is null && baseOutput.dtype == ScalarType.Float32)
+        if (_magnitude is null && baseOutput.dtype == ScalarType.Float32 && !SmallBatchLinear.AppliesTo(baseOutput.numel() / baseOutput.shape[^1], _loraB))
         {
             // One GEMM that adds s · (A x) Bᵀ onto y0: no [.., out] temporaries for the delta and the sum.
             long outFeatures = baseOutput.shape[^1];

@@ -1,4 +1,5 @@
 using MixLora.Models;
+using MixLora.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -73,7 +74,7 @@ internal static class ExpertPaths
         }
         if (mixed is null) return output;
         var downProj = ffn.DownProj;
-        output.add_(nn.functional.linear(mixed.to(x.dtype), downProj.Weight).to(ScalarType.Float32)); // [N, I] -> [N, H]
+        output.add_(SmallBatchLinear.Linear(mixed.to(x.dtype), downProj.Weight).to(ScalarType.Float32)); // [N, I] -> [N, H]
         if (weightSums is not null) output.add_(weightSums * downProj.Bias!.to(ScalarType.Float32));
         return output;
     }

@@ -22,11 +22,14 @@ public static class SmallBatchLinear
     private const int RowsPerChunk = 32;
 
     private static readonly bool Supported = Avx2.IsSupported && Fma.IsSupported;
-    private static SpinningWorkers? _workers;
     private static bool _disabled;
 
-    /// <summary>Off: every product goes to libtorch (for comparisons in tests and the benchmark).</summary>
+    /// <summary>Off: every product (and decode attention) goes to libtorch (for comparisons in tests and the benchmark).</summary>
     public static bool Enabled { get; set; } = true;
+
+    /// <summary>x [.., in] · weight [out, in]ᵀ (+ bias [out]) -> [.., out]: the kernel when it applies, else libtorch.</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
+        TryForward(x, weight, bias) ?? nn.functional.linear(x, weight, bias);
 
     /// <summary>x [.., in] · weight [out, in]ᵀ (+ bias [out]) -> [.., out] when the kernel applies, else null.</summary>
     public static Tensor? TryForward(Tensor x, Tensor weight, Tensor? bias)
@@ -44,21 +47,21 @@ public static class SmallBatchLinear
             output.Dispose();
             return null;
         }
-        var workers = Workers();
         int chunks = (int)((outF + RowsPerChunk - 1) / RowsPerChunk);
-        void Chunk(int c) => Rows(w, xp, yp, bp, rows, (int)inF, (int)outF, c * RowsPerChunk, (int)Math.Min(outF, (long)(c + 1) * RowsPerChunk));
-        if (workers is null || !workers.TryRun(chunks, Chunk))
-            for (int c = 0; c < chunks; c++) Chunk(c);
+        DecodeWorkers.Run(chunks, c => Rows(w, xp, yp, bp, rows, (int)inF, (int)outF, c * RowsPerChunk, (int)Math.Min(outF, (long)(c + 1) * RowsPerChunk)));
         return output;
     }
 
     /// <summary>Whether a forward of <paramref name="tokens"/> tokens through weights like <paramref name="weight"/> uses the kernel.</summary>
     internal static bool AppliesTo(long tokens, Tensor weight) =>
-        Enabled && Supported && !_disabled && tokens is >= 1 and <= MaxRows
+        Usable && tokens is >= 1 and <= MaxRows
         && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32 && !is_grad_enabled();
 
+    /// <summary>The kernels are switched on and this CPU and TorchSharp build can run them.</summary>
+    internal static bool Usable => Enabled && Supported && !_disabled;
+
     private static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
-        Enabled && Supported && !_disabled
+        Usable
         && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
         && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32 && weight.dim() == 2 && weight.is_contiguous()
         && x.shape[^1] == weight.shape[1] && weight.shape[1] % 8 == 0 && weight.shape[1] <= int.MaxValue && weight.shape[0] <= int.MaxValue
@@ -66,17 +69,8 @@ public static class SmallBatchLinear
         && (bias is null || (bias.device_type == DeviceType.CPU && bias.dtype == ScalarType.Float32 && bias.is_contiguous() && bias.numel() == weight.shape[0]))
         && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
 
-    /// <summary>The workers for the kernel's thread count (the caller is one of the threads); null for one thread.</summary>
-    private static SpinningWorkers? Workers()
-    {
-        int threads = FewTokensScope.KernelThreads;
-        if (threads == 1) return null;
-        var current = _workers;
-        if (current is null || current.Threads != threads) _workers = current = new SpinningWorkers(threads - 1);
-        return current;
-    }
-
-    private static IntPtr DataPointer(Tensor t)
+    /// <summary>The tensor's first element (storage offset included), or zero when this TorchSharp build lacks the export.</summary>
+    internal static IntPtr DataPointer(Tensor t)
     {
         try
         {
@@ -84,7 +78,7 @@ public static class SmallBatchLinear
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            _disabled = true; // a TorchSharp build without this export: libtorch does every product
+            _disabled = true; // libtorch does every product from now on
             return IntPtr.Zero;
         }
     }
@@ -96,16 +90,52 @@ public static class SmallBatchLinear
     private static unsafe void Rows(IntPtr w, IntPtr x, IntPtr y, IntPtr b, int rows, int inF, int outF, int start, int end)
     {
         float* W = (float*)w, X = (float*)x, Y = (float*)y, B = (float*)b;
-        for (int r = start; r < end; r++)
+        int r = start;
+        // Several input rows: two weight rows against four input rows at a time (8 accumulators), so each loaded
+        // weight vector feeds four FMAs; the leftover input rows and an odd weight row take plain dot products.
+        int grouped = rows / 4 * 4;
+        if (grouped > 0)
+            for (; r + 2 <= end; r += 2)
+                for (int m = 0; m < grouped; m += 4)
+                    TwoByFour(W + (long)r * inF, X + (long)m * inF, Y + (long)m * outF + r, inF, outF);
+        for (int rr = start; rr < end; rr++)
         {
-            float* row = W + (long)r * inF;
-            float bias = B == null ? 0f : B[r];
-            for (int m = 0; m < rows; m++) Y[(long)m * outF + r] = Dot(row, X + (long)m * inF, inF) + bias;
+            float* row = W + (long)rr * inF;
+            for (int m = rr < r ? grouped : 0; m < rows; m++) Y[(long)m * outF + rr] = Dot(row, X + (long)m * inF, inF);
         }
+        if (B == null) return;
+        for (int m = 0; m < rows; m++)
+            for (int rr = start; rr < end; rr++) Y[(long)m * outF + rr] += B[rr];
+    }
+
+    /// <summary>
+    /// Weight rows w0 = W[0], w1 = W[1] against input rows x0 … x3 (stride n): y[m·outF + j] = x_m · w_j.
+    /// </summary>
+    private static unsafe void TwoByFour(float* w0, float* x0, float* y, int n, int outF)
+    {
+        float* w1 = w0 + n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n;
+        Vector256<float> a00 = Vector256<float>.Zero, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int i = 0; i < n; i += 8)
+        {
+            var v0 = Avx.LoadVector256(w0 + i);
+            var v1 = Avx.LoadVector256(w1 + i);
+            var u = Avx.LoadVector256(x0 + i);
+            a00 = Fma.MultiplyAdd(v0, u, a00); a01 = Fma.MultiplyAdd(v1, u, a01);
+            u = Avx.LoadVector256(x1 + i);
+            a10 = Fma.MultiplyAdd(v0, u, a10); a11 = Fma.MultiplyAdd(v1, u, a11);
+            u = Avx.LoadVector256(x2 + i);
+            a20 = Fma.MultiplyAdd(v0, u, a20); a21 = Fma.MultiplyAdd(v1, u, a21);
+            u = Avx.LoadVector256(x3 + i);
+            a30 = Fma.MultiplyAdd(v0, u, a30); a31 = Fma.MultiplyAdd(v1, u, a31);
+        }
+        y[0] = Vector256.Sum(a00); y[1] = Vector256.Sum(a01);
+        y[outF] = Vector256.Sum(a10); y[outF + 1] = Vector256.Sum(a11);
+        y[2 * outF] = Vector256.Sum(a20); y[2 * outF + 1] = Vector256.Sum(a21);
+        y[3 * outF] = Vector256.Sum(a30); y[3 * outF + 1] = Vector256.Sum(a31);
     }
 
     /// <summary>a · b over n floats (n a multiple of 8): four independent FMA chains hide the FMA latency.</summary>
-    private static unsafe float Dot(float* a, float* b, int n)
+    internal static unsafe float Dot(float* a, float* b, int n)
     {
         Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0;
         int i = 0;

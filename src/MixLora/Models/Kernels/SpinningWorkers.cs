@@ -76,7 +76,9 @@ internal sealed class SpinningWorkers
 
         private void Loop()
         {
-            int seen = Volatile.Read(ref _owner._generation);
+            // Generation 0 is the pool's state at construction; reading the field here instead could skip a job
+            // published before this thread got to run, and the publisher would wait for it forever.
+            int seen = 0;
             while (true)
             {
                 if (!WaitForJob(seen)) continue;
