@@ -19,6 +19,7 @@ public class SmallBatchLinearTests
         { 3, 64, 37, true },       // rows not a multiple of the chunk, a bias
         { 8, 40, 100, false },     // inner size a multiple of 8 but not of 32: the tail loop
         { 5, 256, 1, true },
+        { 6, 48, 5, true },        // a group of four input rows plus two; three weight rows then two
     };
 
     [Theory]

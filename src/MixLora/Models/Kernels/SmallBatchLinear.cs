@@ -91,13 +91,18 @@ public static class SmallBatchLinear
     {
         float* W = (float*)w, X = (float*)x, Y = (float*)y, B = (float*)b;
         int r = start;
-        // Several input rows: two weight rows against four input rows at a time (8 accumulators), so each loaded
-        // weight vector feeds four FMAs; the leftover input rows and an odd weight row take plain dot products.
+        // Several input rows: three (then two) weight rows against four input rows at a time, so each loaded weight
+        // vector feeds four FMAs; the leftover input rows and a last weight row take plain dot products.
         int grouped = rows / 4 * 4;
         if (grouped > 0)
+        {
+            for (; r + 3 <= end; r += 3)
+                for (int m = 0; m < grouped; m += 4)
+                    ThreeByFour(W + (long)r * inF, X + (long)m * inF, Y + (long)m * outF + r, inF, outF);
             for (; r + 2 <= end; r += 2)
                 for (int m = 0; m < grouped; m += 4)
                     TwoByFour(W + (long)r * inF, X + (long)m * inF, Y + (long)m * outF + r, inF, outF);
+        }
         for (int rr = start; rr < end; rr++)
         {
             float* row = W + (long)rr * inF;
@@ -106,6 +111,32 @@ public static class SmallBatchLinear
         if (B == null) return;
         for (int m = 0; m < rows; m++)
             for (int rr = start; rr < end; rr++) Y[(long)m * outF + rr] += B[rr];
+    }
+
+    /// <summary>Three weight rows against four input rows: 12 accumulators, each weight load feeds four FMAs, each input load three.</summary>
+    private static unsafe void ThreeByFour(float* w0, float* x0, float* y, int n, int outF)
+    {
+        float* w1 = w0 + n, w2 = w1 + n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n;
+        Vector256<float> a00 = Vector256<float>.Zero, a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+            a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        for (int i = 0; i < n; i += 8)
+        {
+            var v0 = Avx.LoadVector256(w0 + i);
+            var v1 = Avx.LoadVector256(w1 + i);
+            var v2 = Avx.LoadVector256(w2 + i);
+            var u = Avx.LoadVector256(x0 + i);
+            a00 = Fma.MultiplyAdd(v0, u, a00); a01 = Fma.MultiplyAdd(v1, u, a01); a02 = Fma.MultiplyAdd(v2, u, a02);
+            u = Avx.LoadVector256(x1 + i);
+            a10 = Fma.MultiplyAdd(v0, u, a10); a11 = Fma.MultiplyAdd(v1, u, a11); a12 = Fma.MultiplyAdd(v2, u, a12);
+            u = Avx.LoadVector256(x2 + i);
+            a20 = Fma.MultiplyAdd(v0, u, a20); a21 = Fma.MultiplyAdd(v1, u, a21); a22 = Fma.MultiplyAdd(v2, u, a22);
+            u = Avx.LoadVector256(x3 + i);
+            a30 = Fma.MultiplyAdd(v0, u, a30); a31 = Fma.MultiplyAdd(v1, u, a31); a32 = Fma.MultiplyAdd(v2, u, a32);
+        }
+        y[0] = Vector256.Sum(a00); y[1] = Vector256.Sum(a01); y[2] = Vector256.Sum(a02);
+        y[outF] = Vector256.Sum(a10); y[outF + 1] = Vector256.Sum(a11); y[outF + 2] = Vector256.Sum(a12);
+        y[2 * outF] = Vector256.Sum(a20); y[2 * outF + 1] = Vector256.Sum(a21); y[2 * outF + 2] = Vector256.Sum(a22);
+        y[3 * outF] = Vector256.Sum(a30); y[3 * outF + 1] = Vector256.Sum(a31); y[3 * outF + 2] = Vector256.Sum(a32);
     }
 
     /// <summary>
