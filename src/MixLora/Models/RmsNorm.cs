@@ -21,6 +21,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (Kernels.DecodeElementwise.TryRmsNorm(x, _weight, _eps) is { } fast) return fast;   // a decode step's few rows
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
         var variance = x32.pow(2).mean([-1L], keepdim: true);      // [..., H] -> [..., 1]

@@ -61,6 +61,7 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Applies the rotation to x [B, heads, T, hd].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (Kernels.DecodeElementwise.TryRotary(x, cos, sin) is { } fast) return fast;         // one position per row
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var x1 = x.narrow(-1, 0, half);
