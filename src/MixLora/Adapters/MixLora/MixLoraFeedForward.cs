@@ -92,6 +92,10 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
     {
         if (hidden.dim() != 3 || hidden.shape[2] != _routerWeight.shape[1])
             throw new ArgumentException($"hidden must be [B, T, {_routerWeight.shape[1]}], got [{string.Join(", ", hidden.shape)}]");
+        // A decode step's few tokens: the same function in one pass (see DecodeExperts for when it applies).
+        if (!training && (!recordStatistics || Statistics is null) && ResolvePath(baseFfn) != ExpertPath.Vanilla
+            && DecodeExperts.TryRun(hidden, baseFfn, _routerWeight, Experts, Settings, ActivationName) is { } fast)
+            return fast;
         using var scope = NewDisposeScope();
         var path = ResolvePath(baseFfn);
         var plan = MoeRouting.Route(hidden, _routerWeight, Settings, training, _generator);
