@@ -18,6 +18,7 @@ public static class DecodeSweep
 {
     public const int BigBatch = 8, Repeats = 3;
 
+
     public static DecodeRun Run(DecodeOptions o)
     {
         var date = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
@@ -33,12 +34,16 @@ public static class DecodeSweep
         var batch1 = models.Configurations.ToDictionary(c => c.Name, _ => new List<DecodeTiming>());
         var batch8 = models.Configurations.ToDictionary(c => c.Name, _ => new List<DecodeTiming>());
         var logitChange = new Dictionary<string, double>();
+        var promptIds = first.data<long>().ToArray().Select(id => (int)id).ToList();
+        using var llamaCpp = o.LlamaCpp ? new LlamaCppDecode(o, models, o.PromptTokens) : null;
         Tensor? baseLogits = null;
         try
         {
             for (int rep = 0; rep <= Repeats; rep++) // rep 0 is the warm-up
             {
-                foreach (var (name, adapter, merged) in models.Configurations)
+                // Each repetition starts at a different configuration: no configuration always runs first (or after the b=8 prefills of the same one).
+                int shift = rep % models.Configurations.Count;
+                foreach (var (name, adapter, merged) in models.Configurations.Skip(shift).Concat(models.Configurations.Take(shift)))
                 {
                     adapter?.Attach();
                     if (merged) adapter!.MergeIntoBase();
@@ -64,6 +69,7 @@ public static class DecodeSweep
                         adapter?.Detach();
                     }
                 }
+                llamaCpp?.Measure(promptIds, o.NewTokens, record: rep > 0);
             }
         }
         finally
@@ -72,7 +78,7 @@ public static class DecodeSweep
         }
         var results = models.Configurations.ToDictionary(c => c.Name, c => DecodeResult.From(o.PromptTokens, o.NewTokens,
             batch1[c.Name], batch8[c.Name], logitChange.TryGetValue(c.Name, out var change) ? change : null));
-        var llamaCpp = o.LlamaCpp ? LlamaCppDecode.Run(o, models, first.data<long>().ToArray().Select(id => (int)id).ToList()) : null;
-        return new DecodeRun(o, date, RunEnvironment.Commit(RunEnvironment.RepoRoot()), loadStart, RunEnvironment.LoadAverage(), results, llamaCpp);
+        return new DecodeRun(o, date, RunEnvironment.Commit(RunEnvironment.RepoRoot()), loadStart, RunEnvironment.LoadAverage(), results,
+            llamaCpp?.Result(o.PromptTokens, o.NewTokens));
     }
 }

@@ -14,41 +14,46 @@ public sealed record LlamaCppResult
 }
 
 /// <summary>
-/// Runs llama.cpp (LLamaSharp, CPU, f32 KV cache, no flash attention, the same thread count) on the same prompt ids
-/// and number of new tokens as our batch-1 run: one warm-up, then the median of the repeats.
+/// llama.cpp (LLamaSharp, CPU, f32 KV cache, no flash attention, the same thread count) on the same prompt ids and
+/// number of new tokens as our batch-1 runs, measured once per repetition between ours, so that drift on the machine
+/// hits both engines alike.
 /// </summary>
-public static class LlamaCppDecode
+public sealed class LlamaCppDecode : IDisposable
 {
-    public static LlamaCppResult Run(DecodeOptions o, DecodeModels models, IReadOnlyList<int> prompt)
+    private readonly string? _exported;
+    private readonly string _source;
+    private readonly LlamaCpp _llama;
+    private readonly List<double> _prefill = [], _decode = [];
+
+    public LlamaCppDecode(DecodeOptions o, DecodeModels models, int promptTokens)
     {
-        string? exported = null;
-        string gguf = o.Gguf ?? (exported = Path.Combine(Path.GetTempPath(), $"mixlora-decode-{Guid.NewGuid():N}.gguf"));
-        try
-        {
-            if (exported is not null) LlamaCpp.ExportF32(models.Model, models.TokenizerDir, exported);
-            using var llama = new LlamaCpp(gguf, contextSize: (uint)(prompt.Count + o.NewTokens + 2), threads: o.Threads);
-            var prefill = new List<double>();
-            var decode = new List<double>();
-            for (int rep = 0; rep <= DecodeSweep.Repeats; rep++)
-            {
-                // newTokens + 1 tokens: the first comes with the prefill, then newTokens decode steps as in our runs.
-                var (_, prefillSeconds, decodeSeconds) = llama.TimedGreedy(prompt, o.NewTokens + 1);
-                Console.WriteLine($"  [llama.cpp] {(rep == 0 ? "warm-up" : $"run {rep}/{DecodeSweep.Repeats}")}: prefill {prefillSeconds * 1e3:F1} ms, decode {o.NewTokens / decodeSeconds:F1} tok/s at batch 1");
-                if (rep == 0) continue;
-                prefill.Add(prefillSeconds);
-                decode.Add(decodeSeconds);
-            }
-            return new LlamaCppResult
-            {
-                Gguf = o.Gguf ?? "exported by the benchmark (f32)",
-                PrefillTokensPerS = prompt.Count / Statistics.Median(prefill),
-                DecodeTokensPerS = o.NewTokens / Statistics.Median(decode),
-                RawSeconds = new() { ["prefill_batch1"] = prefill.ToArray(), ["decode_batch1"] = decode.ToArray() },
-            };
-        }
-        finally
-        {
-            if (exported is not null) File.Delete(exported);
-        }
+        _source = o.Gguf ?? "exported by the benchmark (f32)";
+        string gguf = o.Gguf ?? (_exported = Path.Combine(Path.GetTempPath(), $"mixlora-decode-{Guid.NewGuid():N}.gguf"));
+        if (_exported is not null) LlamaCpp.ExportF32(models.Model, models.TokenizerDir, _exported);
+        _llama = new LlamaCpp(gguf, contextSize: (uint)(promptTokens + o.NewTokens + 2), threads: o.Threads);
+    }
+
+    /// <summary>One greedy run: newTokens + 1 tokens, the first with the prefill, then newTokens decode steps as in our runs.</summary>
+    public void Measure(IReadOnlyList<int> prompt, int newTokens, bool record)
+    {
+        var (_, prefillSeconds, decodeSeconds) = _llama.TimedGreedy(prompt, newTokens + 1);
+        Console.WriteLine($"  [llama.cpp] {(record ? "run" : "warm-up")}: prefill {prefillSeconds * 1e3:F1} ms, decode {newTokens / decodeSeconds:F1} tok/s at batch 1");
+        if (!record) return;
+        _prefill.Add(prefillSeconds);
+        _decode.Add(decodeSeconds);
+    }
+
+    public LlamaCppResult Result(int promptTokens, int newTokens) => new()
+    {
+        Gguf = _source,
+        PrefillTokensPerS = promptTokens / Statistics.Median(_prefill),
+        DecodeTokensPerS = newTokens / Statistics.Median(_decode),
+        RawSeconds = new() { ["prefill_batch1"] = _prefill.ToArray(), ["decode_batch1"] = _decode.ToArray() },
+    };
+
+    public void Dispose()
+    {
+        _llama.Dispose();
+        if (_exported is not null) File.Delete(_exported);
     }
 }
