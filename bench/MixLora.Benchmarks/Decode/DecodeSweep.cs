@@ -18,7 +18,6 @@ public static class DecodeSweep
 {
     public const int BigBatch = 8, Repeats = 3;
 
-
     public static DecodeRun Run(DecodeOptions o)
     {
         var date = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);

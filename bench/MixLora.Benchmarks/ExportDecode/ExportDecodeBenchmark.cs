@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MixLora.Benchmarks.Harness;
 using MixLora.Config;
-using MixLora.Export;
 using MixLora.Generation;
 using MixLora.IO;
 using MixLora.Models;
