@@ -12,16 +12,17 @@ namespace MixLora.Tests.Adapters;
 [Collection(nameof(GlobalGeneratorCollection))]
 public class DecodeExpertsTests
 {
-    public static TheoryData<string, int> Adapters => new()
+    public static TheoryData<string, int, int> Adapters => new()
     {
-        { "[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8 },
-        { "[\"v_proj\", \"gate_proj\", \"down_proj\"]", 6 },   // experts without an up_proj LoRA; rank not a multiple of 8
-        { "[\"up_proj\"]", 16 },
+        { "[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8, 176 },
+        { "[\"v_proj\", \"gate_proj\", \"down_proj\"]", 6, 176 },   // experts without an up_proj LoRA; rank not a multiple of 8
+        { "[\"up_proj\"]", 16, 176 },
+        { "[\"gate_proj\", \"up_proj\", \"down_proj\"]", 16, 40 }, // an FFN narrower than the hidden size
     };
 
-    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank)
+    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank, int intermediate = 176)
     {
-        var model = TinyModels.Create(TinyModels.Config(hidden: 64, layers: 2, vocab: 113) with { IntermediateSize = 176 }, seed: 12);
+        var model = TinyModels.Create(TinyModels.Config(hidden: 64, layers: 2, vocab: 113) with { IntermediateSize = intermediate }, seed: 12);
         var config = AdapterConfig.Parse("{\"peft_type\": \"MIXLORA\", \"routing_strategy\": \"mixlora\", \"num_experts\": 6, \"top_k\": 2, " +
                                          $"\"r\": {rank}, \"lora_alpha\": {2 * rank}, \"lora_dropout\": 0.05, \"target_modules\": {targets}}}", "(test)");
         var adapter = Adapter.Create(model, config, new AdapterOptions { Seed = 3 });
@@ -50,9 +51,9 @@ public class DecodeExpertsTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public void TheBlockEqualsTheGeneralPath(string targets, int rank)
+    public void TheBlockEqualsTheGeneralPath(string targets, int rank, int intermediate)
     {
-        var (model, adapter) = Build(targets, rank);
+        var (model, adapter) = Build(targets, rank, intermediate);
         using var _m = model;
         using var _a = adapter;
         using var _ = no_grad();

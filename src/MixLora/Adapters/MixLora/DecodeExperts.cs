@@ -1,5 +1,7 @@
 using MixLora.Models;
 using MixLora.Models.Kernels;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,13 +36,14 @@ internal static class DecodeExperts
         unsafe
         {
             int maxRank = experts.SelectMany(e => new[] { e.GateProj, e.UpProj, e.DownProj }).OfType<LoraLinear>().Select(l => (int)l.LoraA.shape[0]).DefaultIfEmpty(0).Max();
-            var scratch = new float[2 * i + maxRank];
+            long span = Math.Max(i, h);                                                   // g, then u (later B₂A₂a, [H]), then A·x
+            var scratch = new float[2 * span + maxRank];
             fixed (float* work = scratch)
             {
                 float* X = Ptr(x), G = Ptr(gate), U = Ptr(up), M = Ptr(mixed), D = Ptr(downDelta);
                 for (int n = 0; n < tokens; n++)
                     foreach (var (expert, weight) in TopK(routing.AsSpan(n * settings.NumExperts, settings.NumExperts), settings.TopK))
-                        AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, (int)h, (int)i, work);
+                        AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, (int)h, (int)i, (int)span, work);
             }
         }
         var output = ffn.DownProj.ForwardBase(mixed).add_(downDelta);                   // [N, I] -> [N, H]
@@ -76,12 +79,13 @@ internal static class DecodeExperts
 
     /// <summary>
     /// One expert on one token: a = silu(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a.
-    /// <paramref name="work"/> holds 2·I + the largest rank floats (g, u, and the rank-sized A·x).
+    /// <paramref name="work"/> holds 2·<paramref name="span"/> + the largest rank floats: g [I], u [I] (then B₂A₂a [H]),
+    /// the rank-sized A·x; span = max(I, H).
     /// </summary>
     private static unsafe void AddExpert(ExpertLoras expert, float weight, float* x, float* g0, float* u0, float* mixed, float* downDelta,
-        int h, int i, float* work)
+        int h, int i, int span, float* work)
     {
-        float* g = work, u = work + i, rank = work + 2 * i;
+        float* g = work, u = work + span, rank = work + 2 * span;
         Adapted(expert.GateProj, x, g0, g, h, i, rank);
         Adapted(expert.UpProj, x, u0, u, h, i, rank);
         for (int j = 0; j < i; j++)
@@ -94,7 +98,9 @@ internal static class DecodeExperts
         var (deltaScale, r) = ((float)down.Scaling * weight, (int)down.LoraA.shape[0]);
         float* a0 = (float*)SmallBatchLinear.DataPointer(down.LoraA), b0 = (float*)SmallBatchLinear.DataPointer(down.LoraB);
         for (int k = 0; k < r; k++) rank[k] = Dot(a0 + (long)k * i, g, i);                   // A₂ a: [r]
-        for (int j = 0; j < h; j++) downDelta[j] += deltaScale * Dot(b0 + (long)j * r, rank, r); // B₂ (A₂ a): [H]
+        float* product = u;                                                                  // u is free now: B₂ (A₂ a) [H]
+        RowDots(b0, rank, h, r, product);
+        for (int j = 0; j < h; j++) downDelta[j] += deltaScale * product[j];
     }
 
     /// <summary>y = y0 + s·B(A x) for a projection of the expert (y = y0 when it has no LoRA there).</summary>
@@ -109,7 +115,41 @@ internal static class DecodeExperts
         float s = (float)lora.Scaling;
         float* a = (float*)SmallBatchLinear.DataPointer(lora.LoraA), b = (float*)SmallBatchLinear.DataPointer(lora.LoraB);
         for (int k = 0; k < r; k++) rank[k] = Dot(a + (long)k * h, x, h);                     // A x: [r]
-        for (int j = 0; j < i; j++) y[j] = y0[j] + s * Dot(b + (long)j * r, rank, r);          // y0 + s B (A x): [I]
+        RowDots(b, rank, i, r, y);                                                             // B (A x): [I]
+        for (int j = 0; j < i; j++) y[j] = y0[j] + s * y[j];
+    }
+
+    /// <summary>
+    /// output[j] = matrix[j] · v for <paramref name="rows"/> rows of length n (a LoRA B times a rank-sized vector):
+    /// eight rows at a time whose eight sums come out of one horizontal-add tree, instead of one reduction per row.
+    /// </summary>
+    private static unsafe void RowDots(float* matrix, float* v, int rows, int n, float* output)
+    {
+        int j = 0;
+        if (n % 8 == 0)
+            for (; j + 8 <= rows; j += 8)
+            {
+                float* m = matrix + (long)j * n;
+                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                for (int c = 0; c < n; c += 8)
+                {
+                    var x = Avx.LoadVector256(v + c);
+                    a0 = Fma.MultiplyAdd(Avx.LoadVector256(m + c), x, a0);
+                    a1 = Fma.MultiplyAdd(Avx.LoadVector256(m + n + c), x, a1);
+                    a2 = Fma.MultiplyAdd(Avx.LoadVector256(m + 2 * n + c), x, a2);
+                    a3 = Fma.MultiplyAdd(Avx.LoadVector256(m + 3 * n + c), x, a3);
+                    a4 = Fma.MultiplyAdd(Avx.LoadVector256(m + 4 * n + c), x, a4);
+                    a5 = Fma.MultiplyAdd(Avx.LoadVector256(m + 5 * n + c), x, a5);
+                    a6 = Fma.MultiplyAdd(Avx.LoadVector256(m + 6 * n + c), x, a6);
+                    a7 = Fma.MultiplyAdd(Avx.LoadVector256(m + 7 * n + c), x, a7);
+                }
+                // hadd pairs, then pairs of pairs: each 128-bit half holds four rows' partial sums; adding the halves
+                // (swapped into place) gives [sum₀ … sum₇].
+                var s0123 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+                var s4567 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+                Avx.Store(output + j, Avx.Add(Avx.Permute2x128(s0123, s4567, 0x20), Avx.Permute2x128(s0123, s4567, 0x31)));
+            }
+        for (; j < rows; j++) output[j] = Dot(matrix + (long)j * n, v, n);
     }
 
     /// <summary>The kernel's vector dot product where n is a multiple of 8, a plain loop otherwise (small ranks).</summary>
