@@ -13,6 +13,8 @@ public class DecodeAttentionTests
     [InlineData(1, 16, 4, 640, 64, "none")]
     [InlineData(3, 8, 2, 37, 16, "per-row")]
     [InlineData(2, 4, 4, 9, 8, "shared")]
+    [InlineData(2, 4, 2, 21, 80, "per-row")]   // head_dim = one block of 64 columns plus a tail of 16
+    [InlineData(1, 2, 1, 8, 128, "none")]      // two blocks of 64
     public void EqualsExpandedScaledDotProductAttention(int b, int heads, int kvHeads, int s, int hd, string maskKind)
     {
         var g = new Generator(23);

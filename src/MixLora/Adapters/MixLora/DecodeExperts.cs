@@ -97,9 +97,9 @@ internal static class DecodeExperts
         if (expert.DownProj is not { } down) return;
         var (deltaScale, r) = ((float)down.Scaling * weight, (int)down.LoraA.shape[0]);
         float* a0 = (float*)SmallBatchLinear.DataPointer(down.LoraA), b0 = (float*)SmallBatchLinear.DataPointer(down.LoraB);
-        for (int k = 0; k < r; k++) rank[k] = Dot(a0 + (long)k * i, g, i);                   // A₂ a: [r]
+        for (int k = 0; k < r; k++) rank[k] = VectorOps.DotAnyLength(a0 + (long)k * i, g, i);   // A₂ a: [r]
         float* product = u;                                                                  // u is free now: B₂ (A₂ a) [H]
-        RowDots(b0, rank, h, r, product);
+        VectorOps.RowDots(b0, rank, h, r, product);
         for (int j = 0; j < h; j++) downDelta[j] += deltaScale * product[j];
     }
 
@@ -114,51 +114,9 @@ internal static class DecodeExperts
         int r = (int)lora.LoraA.shape[0];
         float s = (float)lora.Scaling;
         float* a = (float*)SmallBatchLinear.DataPointer(lora.LoraA), b = (float*)SmallBatchLinear.DataPointer(lora.LoraB);
-        for (int k = 0; k < r; k++) rank[k] = Dot(a + (long)k * h, x, h);                     // A x: [r]
-        RowDots(b, rank, i, r, y);                                                             // B (A x): [I]
+        for (int k = 0; k < r; k++) rank[k] = VectorOps.DotAnyLength(a + (long)k * h, x, h);     // A x: [r]
+        VectorOps.RowDots(b, rank, i, r, y);                                              // B (A x): [I]
         for (int j = 0; j < i; j++) y[j] = y0[j] + s * y[j];
-    }
-
-    /// <summary>
-    /// output[j] = matrix[j] · v for <paramref name="rows"/> rows of length n (a LoRA B times a rank-sized vector):
-    /// eight rows at a time whose eight sums come out of one horizontal-add tree, instead of one reduction per row.
-    /// </summary>
-    private static unsafe void RowDots(float* matrix, float* v, int rows, int n, float* output)
-    {
-        int j = 0;
-        if (n % 8 == 0)
-            for (; j + 8 <= rows; j += 8)
-            {
-                float* m = matrix + (long)j * n;
-                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-                for (int c = 0; c < n; c += 8)
-                {
-                    var x = Avx.LoadVector256(v + c);
-                    a0 = Fma.MultiplyAdd(Avx.LoadVector256(m + c), x, a0);
-                    a1 = Fma.MultiplyAdd(Avx.LoadVector256(m + n + c), x, a1);
-                    a2 = Fma.MultiplyAdd(Avx.LoadVector256(m + 2 * n + c), x, a2);
-                    a3 = Fma.MultiplyAdd(Avx.LoadVector256(m + 3 * n + c), x, a3);
-                    a4 = Fma.MultiplyAdd(Avx.LoadVector256(m + 4 * n + c), x, a4);
-                    a5 = Fma.MultiplyAdd(Avx.LoadVector256(m + 5 * n + c), x, a5);
-                    a6 = Fma.MultiplyAdd(Avx.LoadVector256(m + 6 * n + c), x, a6);
-                    a7 = Fma.MultiplyAdd(Avx.LoadVector256(m + 7 * n + c), x, a7);
-                }
-                // hadd pairs, then pairs of pairs: each 128-bit half holds four rows' partial sums; adding the halves
-                // (swapped into place) gives [sum₀ … sum₇].
-                var s0123 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
-                var s4567 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
-                Avx.Store(output + j, Avx.Add(Avx.Permute2x128(s0123, s4567, 0x20), Avx.Permute2x128(s0123, s4567, 0x31)));
-            }
-        for (; j < rows; j++) output[j] = Dot(matrix + (long)j * n, v, n);
-    }
-
-    /// <summary>The kernel's vector dot product where n is a multiple of 8, a plain loop otherwise (small ranks).</summary>
-    private static unsafe float Dot(float* a, float* b, int n)
-    {
-        if (n % 8 == 0) return SmallBatchLinear.Dot(a, b, n);
-        float sum = 0;
-        for (int k = 0; k < n; k++) sum += a[k] * b[k];
-        return sum;
     }
 
     private static unsafe float* Ptr(Tensor t) => (float*)SmallBatchLinear.DataPointer(t);

@@ -20,9 +20,13 @@ internal static class DecodeAttention
     /// </summary>
     public static Tensor? TryForward(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
-        if (!Applies(q, k, v, mask)) return null;
-        int b = (int)q.shape[0], heads = (int)q.shape[1], hd = (int)q.shape[3];
-        int kvHeads = (int)k.shape[1], s = (int)k.shape[2];
+        // Each TorchSharp shape read is a native call that allocates: read each tensor's shape once.
+        if (!SmallBatchLinear.Usable || is_grad_enabled()) return null;
+        long[] qs = q.shape, ks = k.shape, vs = v.shape;
+        long[]? ms = mask?.shape;
+        if (!Applies(q, k, v, mask, qs, ks, vs, ms)) return null;
+        int b = (int)qs[0], heads = (int)qs[1], hd = (int)qs[3];
+        int kvHeads = (int)ks[1], s = (int)ks[2];
         using var query = q.contiguous();
         using var maskBytes = mask?.contiguous();
         var output = empty([b, heads, 1, hd], ScalarType.Float32, q.device);
@@ -34,20 +38,19 @@ internal static class DecodeAttention
             return null;
         }
         var layout = new Layout(heads / kvHeads, kvHeads, s, hd, k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-            maskBytes is null ? -1 : maskBytes.shape[0] == 1 ? 0 : s, (float)(1.0 / Math.Sqrt(hd)));
+            ms is null ? -1 : ms[0] == 1 ? 0 : s, (float)(1.0 / Math.Sqrt(hd)));
         DecodeWorkers.Run(b * kvHeads, unit => Unit(qp, kp, vp, mp, op, unit / kvHeads, unit % kvHeads, layout));
         return output;
     }
 
-    private static bool Applies(Tensor q, Tensor k, Tensor v, Tensor? mask) =>
-        SmallBatchLinear.Usable && !is_grad_enabled()
-        && q.device_type == DeviceType.CPU && q.dtype == ScalarType.Float32 && k.dtype == ScalarType.Float32 && v.dtype == ScalarType.Float32
-        && q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.shape[2] == 1
-        && k.shape[0] == q.shape[0] && v.shape[0] == q.shape[0] && k.shape[1] == v.shape[1] && k.shape[2] == v.shape[2]
-        && q.shape[1] % k.shape[1] == 0 && q.shape[3] == k.shape[3] && v.shape[3] == q.shape[3] && q.shape[3] % 8 == 0
-        && k.stride(3) == 1 && v.stride(3) == 1 && k.stride(2) == k.shape[3] && v.stride(2) == v.shape[3]
-        && (mask is null || (mask.dtype == ScalarType.Bool && mask.dim() == 4 && (mask.shape[0] == 1 || mask.shape[0] == q.shape[0])
-                             && mask.shape[1] == 1 && mask.shape[2] == 1 && mask.shape[3] == k.shape[2]));
+    private static bool Applies(Tensor q, Tensor k, Tensor v, Tensor? mask, long[] qs, long[] ks, long[] vs, long[]? ms) =>
+        q.device_type == DeviceType.CPU && q.dtype == ScalarType.Float32 && k.dtype == ScalarType.Float32 && v.dtype == ScalarType.Float32
+        && qs.Length == 4 && ks.Length == 4 && vs.Length == 4 && qs[2] == 1
+        && ks[0] == qs[0] && vs[0] == qs[0] && ks[1] == vs[1] && ks[2] == vs[2]
+        && qs[1] % ks[1] == 0 && qs[3] == ks[3] && vs[3] == qs[3] && qs[3] % 8 == 0
+        && k.stride(3) == 1 && v.stride(3) == 1 && k.stride(2) == ks[3] && v.stride(2) == vs[3]
+        && (ms is null || (mask!.dtype == ScalarType.Bool && ms.Length == 4 && (ms[0] == 1 || ms[0] == qs[0])
+                           && ms[1] == 1 && ms[2] == 1 && ms[3] == ks[2]));
 
     /// <param name="MaskRowStride">-1: no mask; 0: one mask row for every batch row; S: one per row.</param>
     private readonly record struct Layout(int Group, int KvHeads, int S, int HeadDim, long KRow, long KHead, long VRow, long VHead,
@@ -68,22 +71,10 @@ internal static class DecodeAttention
                 {
                     int head = h * l.Group + g;
                     float* query = (float*)qp + ((long)row * heads + head) * l.HeadDim;
-                    float* result = (float*)op + ((long)row * heads + head) * l.HeadDim;
-                    float max = float.NegativeInfinity;
-                    for (int j = 0; j < l.S; j++)
-                    {
-                        float score = mask != null && mask[j] == 0 ? float.NegativeInfinity : SmallBatchLinear.Dot(query, keys + (long)j * l.HeadDim, l.HeadDim) * l.Scale;
-                        p[j] = score;
-                        if (score > max) max = score;
-                    }
-                    float sum = 0;
-                    for (int j = 0; j < l.S; j++)
-                    {
-                        float e = p[j] == float.NegativeInfinity ? 0 : MathF.Exp(p[j] - max);
-                        p[j] = e;
-                        sum += e;
-                    }
-                    Mix(p, values, result, l.S, l.HeadDim, 1 / sum);
+                    VectorOps.RowDots(keys, query, l.S, l.HeadDim, p);                    // [S, hd] · [hd] -> [S]
+                    Scale(p, mask, l.S, l.Scale);
+                    VectorOps.SoftmaxInPlace(p, l.S);
+                    Mix(p, values, (float*)op + ((long)row * heads + head) * l.HeadDim, l.S, l.HeadDim);
                 }
         }
         finally
@@ -92,15 +83,49 @@ internal static class DecodeAttention
         }
     }
 
-    /// <summary>result[d] = inverseSum · Σⱼ p[j] · values[j, d] (d over head_dim, a multiple of 8).</summary>
-    private static unsafe void Mix(float* p, float* values, float* result, int s, int headDim, float inverseSum)
+    /// <summary>p[j] ·= scale; −∞ where the mask forbids key j.</summary>
+    private static unsafe void Scale(float* p, byte* mask, int s, float scale)
     {
-        for (int d = 0; d < headDim; d += 8)
+        int j = 0;
+        var factor = Vector256.Create(scale);
+        for (; j + 8 <= s; j += 8) Avx.Store(p + j, Avx.Multiply(Avx.LoadVector256(p + j), factor));
+        for (; j < s; j++) p[j] *= scale;
+        if (mask == null) return;
+        for (j = 0; j < s; j++)
+            if (mask[j] == 0) p[j] = float.NegativeInfinity;
+    }
+
+    /// <summary>
+    /// result[d] = Σⱼ p[j] · values[j, d] (head_dim a multiple of 8): sixty-four columns at a time in eight
+    /// registers, so each weight p[j] is broadcast once per block and each value row is read once, in order.
+    /// </summary>
+    private static unsafe void Mix(float* p, float* values, float* result, int s, int headDim)
+    {
+        int d = 0;
+        for (; d + 64 <= headDim; d += 64)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            float* column = values + d;
+            for (int j = 0; j < s; j++, column += headDim)
+            {
+                var w = Vector256.Create(p[j]);
+                a0 = Fma.MultiplyAdd(w, Avx.LoadVector256(column), a0);
+                a1 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 8), a1);
+                a2 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 16), a2);
+                a3 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 24), a3);
+                a4 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 32), a4);
+                a5 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 40), a5);
+                a6 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 48), a6);
+                a7 = Fma.MultiplyAdd(w, Avx.LoadVector256(column + 56), a7);
+            }
+            Avx.Store(result + d, a0); Avx.Store(result + d + 8, a1); Avx.Store(result + d + 16, a2); Avx.Store(result + d + 24, a3);
+            Avx.Store(result + d + 32, a4); Avx.Store(result + d + 40, a5); Avx.Store(result + d + 48, a6); Avx.Store(result + d + 56, a7);
+        }
+        for (; d < headDim; d += 8)
         {
             var acc = Vector256<float>.Zero;
-            for (int j = 0; j < s; j++)
-                if (p[j] != 0) acc = Fma.MultiplyAdd(Vector256.Create(p[j]), Avx.LoadVector256(values + (long)j * headDim + d), acc);
-            Avx.Store(result + d, Avx.Multiply(acc, Vector256.Create(inverseSum)));
+            for (int j = 0; j < s; j++) acc = Fma.MultiplyAdd(Vector256.Create(p[j]), Avx.LoadVector256(values + (long)j * headDim + d), acc);
+            Avx.Store(result + d, acc);
         }
     }
 }

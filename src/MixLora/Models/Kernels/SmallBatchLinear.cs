@@ -106,7 +106,7 @@ public static class SmallBatchLinear
         for (int rr = start; rr < end; rr++)
         {
             float* row = W + (long)rr * inF;
-            for (int m = rr < r ? grouped : 0; m < rows; m++) Y[(long)m * outF + rr] = Dot(row, X + (long)m * inF, inF);
+            for (int m = rr < r ? grouped : 0; m < rows; m++) Y[(long)m * outF + rr] = VectorOps.Dot(row, X + (long)m * inF, inF);
         }
         if (B == null) return;
         for (int m = 0; m < rows; m++)
@@ -163,21 +163,5 @@ public static class SmallBatchLinear
         y[outF] = Vector256.Sum(a10); y[outF + 1] = Vector256.Sum(a11);
         y[2 * outF] = Vector256.Sum(a20); y[2 * outF + 1] = Vector256.Sum(a21);
         y[3 * outF] = Vector256.Sum(a30); y[3 * outF + 1] = Vector256.Sum(a31);
-    }
-
-    /// <summary>a · b over n floats (n a multiple of 8): four independent FMA chains hide the FMA latency.</summary>
-    internal static unsafe float Dot(float* a, float* b, int n)
-    {
-        Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0;
-        int i = 0;
-        for (; i + 32 <= n; i += 32)
-        {
-            s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + i), Avx.LoadVector256(b + i), s0);
-            s1 = Fma.MultiplyAdd(Avx.LoadVector256(a + i + 8), Avx.LoadVector256(b + i + 8), s1);
-            s2 = Fma.MultiplyAdd(Avx.LoadVector256(a + i + 16), Avx.LoadVector256(b + i + 16), s2);
-            s3 = Fma.MultiplyAdd(Avx.LoadVector256(a + i + 24), Avx.LoadVector256(b + i + 24), s3);
-        }
-        for (; i < n; i += 8) s0 = Fma.MultiplyAdd(Avx.LoadVector256(a + i), Avx.LoadVector256(b + i), s0);
-        return Vector256.Sum(Avx.Add(Avx.Add(s0, s1), Avx.Add(s2, s3)));
     }
 }
