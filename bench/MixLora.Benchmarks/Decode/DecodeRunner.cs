@@ -38,6 +38,7 @@ public static class DecodeRunner
         for (int step = 0; step < newTokens; step++)
         {
             using var scope = NewDisposeScope();
+            using var decodeStep = model.DecodeStep(batch);
             using var output = model.Forward(next, cache: cache);                              // logits [B, 1, V]
             var token = output.Logits.squeeze(1).argmax(-1, keepdim: true);                     // [B, 1, V] -> [B, 1]
             next.Dispose();

@@ -37,6 +37,7 @@ internal static class GreedyAnswerer
         var nextPositions = positions.narrow(1, promptLength - 1, 1) + 1;                   // [R, 1]
         for (int step = 0; ; step++)
         {
+            using var decodeStep = model.DecodeStep(rowsCount);
             var next = output.Logits.squeeze(1).argmax(1);                                  // [R, 1, V] -> [R]
             output.Dispose();
             var nextIds = next.cpu().data<long>().ToArray();

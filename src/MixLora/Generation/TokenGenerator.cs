@@ -33,7 +33,9 @@ public sealed class TokenGenerator
         for (int step = 0; step < budget; step++)
         {
             int next;
+            // After the prompt's forward, each step feeds one token (without a cache: the whole growing sequence).
             using (var scope = NewDisposeScope())
+            using (cache is not null && fed > 0 ? _model.DecodeStep(1) : null)
             {
                 var window = cache is null ? sequence : sequence.Skip(fed).ToList();
                 var ids = tensor(window.Select(i => (long)i).ToArray(), device: device).unsqueeze(0); // [1, T]

@@ -195,6 +195,7 @@ public sealed class GenerationScheduler : IDisposable
         try
         {
             using var scope = NewDisposeScope();
+            using var step = _model.Model.DecodeStep(batch.Rows.Count);
             var logits = batch.Step(_model.Model);                                                           // [B, V]
             // Greedy rows without penalties take their token from one argmax over the batch and one finiteness
             // check: two host transfers per step instead of a few per row (on a small model, per-op cost dominates).

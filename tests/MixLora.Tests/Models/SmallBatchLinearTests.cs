@@ -76,6 +76,31 @@ public class SmallBatchLinearTests
     }
 
     [Fact]
+    public void ADecodeStepScopeHoldsLibtorchToOneThreadOnlyWhereTheKernelsApply()
+    {
+        int before = get_num_threads();
+        set_num_threads(2); // the scope matters only with several threads
+        try
+        {
+            using var model = TinyModels.Create(TinyModels.Config(), seed: 2);
+            using (model.DecodeStep(8)) Assert.Equal(2, get_num_threads());                 // gradients on: training, no kernels
+            using var _ = no_grad();
+            using (model.DecodeStep(SmallBatchLinear.MaxRows + 1)) Assert.Equal(2, get_num_threads()); // too many rows
+            using (model.DecodeStep(8))
+            {
+                Assert.Equal(1, get_num_threads());
+                using (var o = model.Forward(tensor(new long[] { 1, 2 }).unsqueeze(0))) { }  // the forward's own scope nests
+                Assert.Equal(1, get_num_threads());
+            }
+            Assert.Equal(2, get_num_threads());
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void DecodingWithTheKernelGivesTheTokensOfDecodingWithout()
     {
         using var model = TinyModels.Create(TinyModels.Config(hidden: 64, layers: 3, vocab: 211) with { IntermediateSize = 176 }, seed: 9);
