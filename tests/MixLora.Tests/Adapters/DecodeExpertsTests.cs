@@ -12,17 +12,18 @@ namespace MixLora.Tests.Adapters;
 [Collection(nameof(GlobalGeneratorCollection))]
 public class DecodeExpertsTests
 {
-    public static TheoryData<string, int, int> Adapters => new()
+    public static TheoryData<string, int, int, int> Adapters => new()
     {
-        { "[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8, 176 },
-        { "[\"v_proj\", \"gate_proj\", \"down_proj\"]", 6, 176 },   // experts without an up_proj LoRA; rank not a multiple of 8
-        { "[\"up_proj\"]", 16, 176 },
-        { "[\"gate_proj\", \"up_proj\", \"down_proj\"]", 16, 40 }, // an FFN narrower than the hidden size
+        { "[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8, 176, 64 },
+        { "[\"v_proj\", \"gate_proj\", \"down_proj\"]", 6, 176, 64 },   // experts without an up_proj LoRA; rank not a multiple of 8
+        { "[\"up_proj\"]", 16, 176, 64 },
+        { "[\"gate_proj\", \"up_proj\", \"down_proj\"]", 16, 40, 64 }, // an FFN narrower than the hidden size
+        { "[\"gate_proj\", \"up_proj\", \"down_proj\"]", 6, 600, 320 }, // several work chunks of I and of H, the last ones partial
     };
 
-    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank, int intermediate = 176)
+    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank, int intermediate = 176, int hidden = 64)
     {
-        var model = TinyModels.Create(TinyModels.Config(hidden: 64, layers: 2, vocab: 113) with { IntermediateSize = intermediate }, seed: 12);
+        var model = TinyModels.Create(TinyModels.Config(hidden: hidden, layers: 2, vocab: 113) with { IntermediateSize = intermediate }, seed: 12);
         var config = AdapterConfig.Parse("{\"peft_type\": \"MIXLORA\", \"routing_strategy\": \"mixlora\", \"num_experts\": 6, \"top_k\": 2, " +
                                          $"\"r\": {rank}, \"lora_alpha\": {2 * rank}, \"lora_dropout\": 0.05, \"target_modules\": {targets}}}", "(test)");
         var adapter = Adapter.Create(model, config, new AdapterOptions { Seed = 3 });
@@ -51,9 +52,9 @@ public class DecodeExpertsTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public void TheBlockEqualsTheGeneralPath(string targets, int rank, int intermediate)
+    public void TheBlockEqualsTheGeneralPath(string targets, int rank, int intermediate, int hiddenSize)
     {
-        var (model, adapter) = Build(targets, rank, intermediate);
+        var (model, adapter) = Build(targets, rank, intermediate, hiddenSize);
         using var _m = model;
         using var _a = adapter;
         using var _ = no_grad();
@@ -61,14 +62,14 @@ public class DecodeExpertsTests
         var ffn = model.Layers[0].DenseMlp;
         foreach (var rows in new[] { 1, 3, 8 })
         {
-            using var hidden = randn([rows, 1, 64], generator: new Generator((ulong)rows));
+            using var hidden = randn([rows, 1, hiddenSize], generator: new Generator((ulong)rows));
             var fast = DecodeExperts.TryRun(hidden, ffn, block.RouterWeight, block.Experts, block.Settings, block.ActivationName);
             Assert.NotNull(fast);
             var general = WithKernels(false, () => block.Forward(hidden, ffn, training: false));
             TensorAssert.Close(general.Hidden, fast.Hidden, 1e-5, $"{rows} rows: output");
             TensorAssert.Close(general.RouterLogits!, fast.RouterLogits!, 1e-5, $"{rows} rows: router logits");
         }
-        using var nine = randn(9, 1, 64);
+        using var nine = randn(9, 1, hiddenSize);
         Assert.Null(DecodeExperts.TryRun(nine, ffn, block.RouterWeight, block.Experts, block.Settings, block.ActivationName));
     }
 

@@ -36,14 +36,14 @@ internal static class DecodeExperts
         unsafe
         {
             int maxRank = experts.SelectMany(e => new[] { e.GateProj, e.UpProj, e.DownProj }).OfType<LoraLinear>().Select(l => (int)l.LoraA.shape[0]).DefaultIfEmpty(0).Max();
-            long span = Math.Max(i, h);                                                   // g, then u (later B₂A₂a, [H]), then A·x
-            var scratch = new float[2 * span + maxRank];
+            var scratch = new float[2 * i + h + 3 * maxRank];                              // g, u (then a) [I]; B₂A₂a [H]; three rank vectors
             fixed (float* work = scratch)
             {
                 float* X = Ptr(x), G = Ptr(gate), U = Ptr(up), M = Ptr(mixed), D = Ptr(downDelta);
+                var buffers = new Scratch((IntPtr)work, (int)h, (int)i, maxRank);
                 for (int n = 0; n < tokens; n++)
                     foreach (var (expert, weight) in TopK(routing.AsSpan(n * settings.NumExperts, settings.NumExperts), settings.TopK))
-                        AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, (int)h, (int)i, (int)span, work);
+                        AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, buffers);
             }
         }
         var output = ffn.DownProj.ForwardBase(mixed).add_(downDelta);                   // [N, I] -> [N, H]
@@ -77,47 +77,93 @@ internal static class DecodeExperts
         return chosen.Select(e => (e, probabilities[e] / kept)).ToList();
     }
 
-    /// <summary>
-    /// One expert on one token: a = silu(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a.
-    /// <paramref name="work"/> holds 2·<paramref name="span"/> + the largest rank floats: g [I], u [I] (then B₂A₂a [H]),
-    /// the rank-sized A·x; span = max(I, H).
-    /// </summary>
-    private static unsafe void AddExpert(ExpertLoras expert, float weight, float* x, float* g0, float* u0, float* mixed, float* downDelta,
-        int h, int i, int span, float* work)
+    /// <summary>Rows per work chunk of the I- and H-sized loops (a multiple of 8, so RowDots groups rows as it would in one call).</summary>
+    private const int RowsPerChunk = 256;
+
+    /// <summary>The pinned work buffer: g [I], u [I] (u then holds a), B₂A₂a [H], and the three rank-sized A·x vectors.</summary>
+    private readonly unsafe record struct Scratch(IntPtr Work, int H, int I, int MaxRank)
     {
-        float* g = work, u = work + span, rank = work + 2 * span;
-        Adapted(expert.GateProj, x, g0, g, h, i, rank);
-        Adapted(expert.UpProj, x, u0, u, h, i, rank);
-        for (int j = 0; j < i; j++)
-        {
-            float a = g[j] / (1f + MathF.Exp(-g[j])) * u[j];
-            g[j] = a;                                    // g now holds a, the down LoRA's input
-            mixed[j] += weight * a;
-        }
-        if (expert.DownProj is not { } down) return;
-        var (deltaScale, r) = ((float)down.Scaling * weight, (int)down.LoraA.shape[0]);
-        float* a0 = (float*)SmallBatchLinear.DataPointer(down.LoraA), b0 = (float*)SmallBatchLinear.DataPointer(down.LoraB);
-        for (int k = 0; k < r; k++) rank[k] = VectorOps.DotAnyLength(a0 + (long)k * i, g, i);   // A₂ a: [r]
-        float* product = u;                                                                  // u is free now: B₂ (A₂ a) [H]
-        VectorOps.RowDots(b0, rank, h, r, product);
-        for (int j = 0; j < h; j++) downDelta[j] += deltaScale * product[j];
+        public float* G => (float*)Work;
+        public float* U => G + I;
+        public float* Product => U + I;
+        public float* Rank(int which) => Product + H + which * MaxRank;
     }
 
-    /// <summary>y = y0 + s·B(A x) for a projection of the expert (y = y0 when it has no LoRA there).</summary>
-    private static unsafe void Adapted(LoraLinear? lora, float* x, float* y0, float* y, int h, int i, float* rank)
+    /// <summary>
+    /// One expert on one token: a = silu(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a. The
+    /// rank-sized products A·x run on this thread; the I- and H-sized ones (the LoRA B rows, the activation, the
+    /// down LoRA's A) on the kernel threads, which are idle here otherwise.
+    /// </summary>
+    private static unsafe void AddExpert(ExpertLoras expert, float weight, float* x, float* g0, float* u0, float* mixed, float* downDelta, Scratch s)
     {
-        if (lora is null)
+        int h = s.H, i = s.I;
+        var gate = Lora(expert.GateProj, x, h, s.Rank(0));
+        var up = Lora(expert.UpProj, x, h, s.Rank(1));
+        IntPtr g0p = (IntPtr)g0, u0p = (IntPtr)u0, mixedp = (IntPtr)mixed;
+        DecodeWorkers.Run(Chunks(i), c =>
         {
-            Buffer.MemoryCopy(y0, y, (long)i * sizeof(float), (long)i * sizeof(float));
+            var (start, count) = Chunk(c, i);
+            Adapted(gate, (float*)g0p, s.G, start, count);
+            Adapted(up, (float*)u0p, s.U, start, count);
+            SiluProductAccumulate(s.G + start, s.U + start, (float*)mixedp + start, weight, count);   // u := a; mixed += w·a
+        });
+        if (expert.DownProj is not { } down) return;
+        int r = (int)down.LoraA.shape[0];
+        IntPtr a2 = SmallBatchLinear.DataPointer(down.LoraA), b2 = SmallBatchLinear.DataPointer(down.LoraB), deltap = (IntPtr)downDelta;
+        float* rank = s.Rank(2);
+        DecodeWorkers.Run((r + 3) / 4, c =>                                                                 // A₂ a: [r], four rows a chunk
+        {
+            for (int k = 4 * c; k < Math.Min(r, 4 * c + 4); k++) rank[k] = VectorOps.DotAnyLength((float*)a2 + (long)k * i, s.U, i);
+        });
+        float deltaScale = (float)down.Scaling * weight;
+        DecodeWorkers.Run(Chunks(h), c =>                                                                   // B₂ (A₂ a): [H]
+        {
+            var (start, count) = Chunk(c, h);
+            VectorOps.RowDots((float*)b2 + (long)start * r, rank, count, r, s.Product + start);
+            float* delta = (float*)deltap;
+            for (int j = start; j < start + count; j++) delta[j] += deltaScale * s.Product[j];
+        });
+    }
+
+    /// <summary>A LoRA's B, scale and the A·x vector (computed here, [r]), or null for a projection without one.</summary>
+    private readonly record struct LoraRows(IntPtr B, int Rank, float Scale, IntPtr RankVector);
+
+    private static unsafe LoraRows? Lora(LoraLinear? lora, float* x, int h, float* rank)
+    {
+        if (lora is null) return null;
+        int r = (int)lora.LoraA.shape[0];
+        float* a = (float*)SmallBatchLinear.DataPointer(lora.LoraA);
+        for (int k = 0; k < r; k++) rank[k] = VectorOps.DotAnyLength(a + (long)k * h, x, h);      // A x: [r]
+        return new LoraRows(SmallBatchLinear.DataPointer(lora.LoraB), r, (float)lora.Scaling, (IntPtr)rank);
+    }
+
+    /// <summary>y[j] = y0[j] + s·B[j]·(A x) for rows j in [start, start+count) (y = y0 there without a LoRA).</summary>
+    private static unsafe void Adapted(LoraRows? lora, float* y0, float* y, int start, int count)
+    {
+        if (lora is not { } l)
+        {
+            Buffer.MemoryCopy(y0 + start, y + start, (long)count * sizeof(float), (long)count * sizeof(float));
             return;
         }
-        int r = (int)lora.LoraA.shape[0];
-        float s = (float)lora.Scaling;
-        float* a = (float*)SmallBatchLinear.DataPointer(lora.LoraA), b = (float*)SmallBatchLinear.DataPointer(lora.LoraB);
-        for (int k = 0; k < r; k++) rank[k] = VectorOps.DotAnyLength(a + (long)k * h, x, h);     // A x: [r]
-        VectorOps.RowDots(b, rank, i, r, y);                                              // B (A x): [I]
-        for (int j = 0; j < i; j++) y[j] = y0[j] + s * y[j];
+        VectorOps.RowDots((float*)l.B + (long)start * l.Rank, (float*)l.RankVector, count, l.Rank, y + start);   // B (A x): [count]
+        for (int j = start; j < start + count; j++) y[j] = y0[j] + l.Scale * y[j];
     }
+
+    /// <summary>u[j] := silu(g[j])·u[j]; mixed[j] += w·u[j], for n values.</summary>
+    private static unsafe void SiluProductAccumulate(float* g, float* u, float* mixed, float weight, int n)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            float a = g[j] / (1f + MathF.Exp(-g[j])) * u[j];
+            u[j] = a;
+            mixed[j] += weight * a;
+        }
+    }
+
+    private static int Chunks(int rows) => (rows + RowsPerChunk - 1) / RowsPerChunk;
+
+    private static (int Start, int Count) Chunk(int chunk, int rows) =>
+        (chunk * RowsPerChunk, Math.Min(RowsPerChunk, rows - chunk * RowsPerChunk));
 
     private static unsafe float* Ptr(Tensor t) => (float*)SmallBatchLinear.DataPointer(t);
 }
