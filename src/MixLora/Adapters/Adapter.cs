@@ -100,7 +100,7 @@ public sealed class Adapter : IDisposable
                 tensors.Add(new(name[..^AdapterLayout.MagnitudeSuffix.Length] + AdapterLayout.PeftMagnitudeSuffix, value.detach()));
         }
         // As the reference writes it (spec §5.2): a MixLoRA config names its expert activation, the base model's when unset.
-        var config = Config.IsMixLora && Config.ActFn is null ? Config with { ActFn = _model.Config.HiddenAct } : Config;
+        var config = Config.IsMixLora && Config.ActFn is null ? Config with { ActFn = _model.Config.Activation } : Config;
         try { AdapterFolder.Save(dir, config, tensors, format); }
         finally { foreach (var t in tensors) t.Value.Dispose(); }
     }

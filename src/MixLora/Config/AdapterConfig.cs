@@ -108,7 +108,7 @@ public sealed partial record AdapterConfig
     [JsonIgnore] public double EffectiveFfnDropout => FfnDropout ?? 0.0;
 
     /// <summary>The expert activation: <see cref="ActFn"/>, else the base model's <c>hidden_act</c>.</summary>
-    public string EffectiveActFn(ModelConfig baseModel) => ActFn ?? baseModel.HiddenAct;
+    public string EffectiveActFn(ModelConfig baseModel) => ActFn ?? baseModel.Activation;
 
     /// <summary>
     /// LoRA settings of every non-expert LoRA: the attention projections of a MixLoRA adapter, all projections of a

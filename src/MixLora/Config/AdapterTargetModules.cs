@@ -35,7 +35,7 @@ public static class AdapterTargetModules
     public static (IReadOnlyList<string> Attention, IReadOnlyList<string> FeedForward) ForModelType(string modelType) =>
         modelType switch
         {
-            "llama" or "mistral" or "qwen2" => (LlamaAttention, LlamaFeedForward),
+            "llama" or "mistral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" => (LlamaAttention, LlamaFeedForward),
             // Mixtral's FFN is already a mixture of experts: adapters attach to its attention only.
             "mixtral" => (LlamaAttention, []),
             _ => throw new MixLoraException(

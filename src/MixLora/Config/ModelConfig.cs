@@ -4,14 +4,15 @@ using System.Text.Json.Serialization;
 namespace MixLora.Config;
 
 /// <summary>
-/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2, and
-/// mixtral, whose FFN is a sparse mixture of experts).
-/// Property names mirror the JSON keys; defaults are those of the Hugging Face config classes.
+/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2, qwen3,
+/// gemma, gemma2, gemma3_text, and mixtral, whose FFN is a sparse mixture of experts).
+/// Property names mirror the JSON keys; where a key is absent, the family's Hugging Face default applies (the derived
+/// properties in ModelConfig.Family.cs).
 /// </summary>
-public sealed record ModelConfig
+public sealed partial record ModelConfig
 {
     /// <summary>Model families this build can run.</summary>
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "mixtral"];
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "mixtral"];
 
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "";
     [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; }
@@ -23,10 +24,12 @@ public sealed record ModelConfig
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
-    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>The RoPE base; absent: 1,000,000 for gemma3_text, else 10,000 (see <see cref="RopeBase"/>).</summary>
+    [JsonPropertyName("rope_theta")] public double? RopeTheta { get; init; }
     [JsonPropertyName("rope_scaling")] public RopeScalingConfig? RopeScaling { get; init; }
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
-    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
+    /// <summary>Absent: true for the Gemma families (HF's default there), else false (see <see cref="TiedHead"/>).</summary>
+    [JsonPropertyName("tie_word_embeddings")] public bool? TieWordEmbeddings { get; init; }
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; init; }
     [JsonPropertyName("sliding_window")] public int? SlidingWindow { get; init; }
@@ -56,7 +59,7 @@ public sealed record ModelConfig
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
 
     /// <summary>Per-head size: <c>head_dim</c> when given, else hidden_size / num_attention_heads.</summary>
-    [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / Math.Max(1, NumAttentionHeads);
+    [JsonIgnore] public int HeadDim => HeadDimOverride ?? FamilyHeadDim ?? HiddenSize / Math.Max(1, NumAttentionHeads);
 
     /// <summary>Qwen2 has q/k/v biases (and no o_proj bias) whatever <c>attention_bias</c> says.</summary>
     [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || (AttentionBias && !IsSparseMoe);
@@ -64,13 +67,6 @@ public sealed record ModelConfig
     /// <summary>Mixtral's projections have no biases whatever <c>attention_bias</c> says.</summary>
     [JsonIgnore] public bool OutputProjectionBias => ModelType != "qwen2" && AttentionBias && !IsSparseMoe;
 
-    /// <summary>The sliding attention window of layer <paramref name="layer"/>, or null for full causal attention.</summary>
-    public int? SlidingWindowForLayer(int layer) => ModelType switch
-    {
-        "mistral" or "mixtral" => SlidingWindow,
-        "qwen2" when UseSlidingWindow == true && layer >= (MaxWindowLayers ?? 0) => SlidingWindow,
-        _ => null,
-    };
 
     /// <summary>The first id of <c>eos_token_id</c> (which may be a number or a list of numbers).</summary>
     [JsonIgnore] public IReadOnlyList<int> EosTokenIds => IdList(EosTokenId);
@@ -130,11 +126,12 @@ public sealed record ModelConfig
         RequirePositive(file, "head_dim", HeadDim);
         if (HeadDim % 2 != 0) throw new InvalidFileException(file, $"head_dim must be even for rotary embeddings, got {HeadDim}");
         if (RmsNormEps <= 0) throw new InvalidFileException(file, $"rms_norm_eps must be > 0, got {RmsNormEps}");
-        if (RopeTheta <= 0) throw new InvalidFileException(file, $"rope_theta must be > 0, got {RopeTheta}");
+        if (RopeBase <= 0) throw new InvalidFileException(file, $"rope_theta must be > 0, got {RopeBase}");
         if (SlidingWindow is <= 0) throw new InvalidFileException(file, $"sliding_window must be > 0 or null, got {SlidingWindow}");
-        if (!Models.Activations.IsSupported(HiddenAct))
-            throw new InvalidFileException(file, $"hidden_act \"{HiddenAct}\" is not supported (supported: {string.Join(", ", Models.Activations.Names)})");
+        if (!Models.Activations.IsSupported(Activation))
+            throw new InvalidFileException(file, $"{(IsGemma ? "hidden_activation" : "hidden_act")} \"{Activation}\" is not supported (supported: {string.Join(", ", Models.Activations.Names)})");
         RopeScaling?.Validate(file);
+        ValidateFamily(file);
         if (IsSparseMoe)
         {
             RequirePositive(file, "num_local_experts", LocalExperts);

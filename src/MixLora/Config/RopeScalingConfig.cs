@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace MixLora.Config;
 
-/// <summary>The <c>rope_scaling</c> object of a Hugging Face <c>config.json</c>. Only "default" and "llama3" are supported.</summary>
+/// <summary>The <c>rope_scaling</c> object of a Hugging Face <c>config.json</c>. Supported: "default", "llama3" and "linear".</summary>
 public sealed record RopeScalingConfig
 {
     [JsonPropertyName("rope_type")] public string? RopeType { get; init; }
@@ -24,6 +24,9 @@ public sealed record RopeScalingConfig
         {
             case "default":
                 return;
+            case "linear":
+                if (Factor <= 0) throw new InvalidFileException(file, $"rope_scaling.factor must be > 0, got {Factor}");
+                return;
             case "llama3":
                 if (Factor <= 0) throw new InvalidFileException(file, $"rope_scaling.factor must be > 0, got {Factor}");
                 if (HighFreqFactor <= LowFreqFactor)
@@ -32,7 +35,7 @@ public sealed record RopeScalingConfig
                     throw new InvalidFileException(file, "rope_scaling.original_max_position_embeddings must be > 0");
                 return;
             default:
-                throw new InvalidFileException(file, $"rope_scaling type \"{EffectiveType}\" is not supported (supported: default, llama3)");
+                throw new InvalidFileException(file, $"rope_scaling type \"{EffectiveType}\" is not supported (supported: default, llama3, linear)");
         }
     }
 }

@@ -66,7 +66,7 @@ internal sealed class GgufLlamaShape
         yield return new($"{Arch}.feed_forward_length", (uint)c.IntermediateSize);
         yield return new($"{Arch}.attention.head_count", (uint)c.NumAttentionHeads);
         yield return new($"{Arch}.attention.head_count_kv", (uint)c.KeyValueHeads);
-        yield return new($"{Arch}.rope.freq_base", (float)c.RopeTheta);
+        yield return new($"{Arch}.rope.freq_base", (float)c.RopeBase);
         yield return new($"{Arch}.attention.layer_norm_rms_epsilon", (float)c.RmsNormEps);
         // llama.cpp derives the head size from embedding_length / head_count unless these say otherwise.
         if (c.HeadDim * c.NumAttentionHeads != c.HiddenSize)
@@ -97,7 +97,7 @@ internal sealed class GgufLlamaShape
         var factors = new float[half];
         for (int i = 0; i < half; i++)
         {
-            double wavelength = 2 * Math.PI * Math.Pow(Config.RopeTheta, 2.0 * i / Config.HeadDim);
+            double wavelength = 2 * Math.PI * Math.Pow(Config.RopeBase, 2.0 * i / Config.HeadDim);
             if (wavelength < highWavelength) factors[i] = 1;
             else if (wavelength > lowWavelength) factors[i] = (float)s.Factor;
             else

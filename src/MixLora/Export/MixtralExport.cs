@@ -41,10 +41,10 @@ internal static class MixtralExport
         config["output_router_logits"] = false;
         config["hidden_act"] = adapter.EffectiveActFn(b);
         config["num_key_value_heads"] = b.KeyValueHeads;
-        config["rope_theta"] = b.RopeTheta;
+        config["rope_theta"] = b.RopeBase;
         config["rms_norm_eps"] = b.RmsNormEps;
         config["max_position_embeddings"] = b.MaxPositionEmbeddings;
-        config["tie_word_embeddings"] = b.TieWordEmbeddings;
+        config["tie_word_embeddings"] = b.TiedHead;
         config["sliding_window"] = b.SlidingWindowForLayer(0) is int window ? window : null;
         if (b.HeadDimOverride is int headDim) config["head_dim"] = headDim;
         return config;

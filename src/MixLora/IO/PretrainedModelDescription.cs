@@ -19,13 +19,22 @@ public static class PretrainedModelDescription
             ("attention heads / KV heads / head dim", $"{c.NumAttentionHeads} / {c.KeyValueHeads} / {c.HeadDim}"),
             ("vocabulary", c.VocabSize.ToString()),
             ("context (max_position_embeddings)", c.MaxPositionEmbeddings.ToString()),
-            ("RoPE", $"theta {c.RopeTheta}" + (c.RopeScaling is { } s ? $", scaling {s.EffectiveType} x{s.Factor}" : "")),
-            ("sliding window", c.SlidingWindow?.ToString() ?? "none"),
-            ("tied embeddings", c.TieWordEmbeddings ? "yes" : "no"),
+            ("RoPE", $"theta {c.RopeBase}" + (c.ModelType == "gemma3_text" ? $" (local layers {c.LocalRopeBase})" : "") + (c.RopeScaling is { } s ? $", scaling {s.EffectiveType} x{s.Factor}" : "")),
+            ("sliding window", SlidingWindows(c)),
+            ("tied embeddings", c.TiedHead ? "yes" : "no"),
             ("parameters", $"{m.Model.ParameterCount():N0}"),
             ("stored weights", m.WeightsDescription),
             ("compute dtype / device", $"{m.Options.DType} / {m.Options.Device}"),
             ("tokenizer", $"{t.Kind}, {t.VocabSize} tokens, BOS {Token(t.BosId)}, EOS {Token(t.EosId)}, adds BOS: {(t.AddBos ? "yes" : "no")}"),
         ];
+    }
+
+    /// <summary>"none", "4096" (every layer), or "4096 on layers 0, 1, 2, 3, 4 (the others global)".</summary>
+    private static string SlidingWindows(Config.ModelConfig c)
+    {
+        var windowed = Enumerable.Range(0, c.NumHiddenLayers).Where(l => c.SlidingWindowForLayer(l) is not null).ToList();
+        if (windowed.Count == 0) return "none";
+        string size = c.SlidingWindowForLayer(windowed[0])!.Value.ToString();
+        return windowed.Count == c.NumHiddenLayers ? size : $"{size} on layers {string.Join(", ", windowed)} (the others global)";
     }
 }

@@ -4,7 +4,11 @@ using static TorchSharp.torch;
 
 namespace MixLora.Models;
 
-/// <summary>Multi-head causal self-attention with grouped-query KV heads, rotate-half RoPE and an optional sliding window.</summary>
+/// <summary>
+/// Multi-head causal self-attention with grouped-query KV heads, rotate-half RoPE and an optional sliding window;
+/// per family: RMSNorm of each query and key head before RoPE (Qwen3, Gemma 3), a score scale other than
+/// head_dim^−½ and soft-capped scores (Gemma 2/3), and a local RoPE on sliding-window layers (Gemma 3).
+/// </summary>
 public sealed class Attention : nn.Module<Tensor, Tensor>
 {
     private readonly int _heads;
@@ -12,8 +16,12 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     private readonly int _headDim;
     private readonly int _layer;
     private readonly int? _window;
+    private readonly bool _localRope;
+    private readonly double _scale;
+    private readonly double? _softcap;
 
-    public Attention(ModelConfig config, int layer, AdaptableLinear q, AdaptableLinear k, AdaptableLinear v, AdaptableLinear o)
+    public Attention(ModelConfig config, int layer, AdaptableLinear q, AdaptableLinear k, AdaptableLinear v, AdaptableLinear o,
+        RmsNorm? qNorm = null, RmsNorm? kNorm = null)
         : base(nameof(Attention))
     {
         _heads = config.NumAttentionHeads;
@@ -21,12 +29,22 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         _headDim = config.HeadDim;
         _layer = layer;
         _window = config.SlidingWindowForLayer(layer);
+        _localRope = config.UsesLocalRope(layer);
+        _scale = config.AttentionScale;
+        _softcap = config.AttentionSoftcap;
         QProj = q; KProj = k; VProj = v; OProj = o;
+        QNorm = qNorm; KNorm = kNorm;
         register_module("q_proj", q);
         register_module("k_proj", k);
         register_module("v_proj", v);
         register_module("o_proj", o);
+        if (qNorm is not null) register_module("q_norm", qNorm);
+        if (kNorm is not null) register_module("k_norm", kNorm);
     }
+
+    /// <summary>Per-head RMSNorm of the queries and keys before RoPE (Qwen3, Gemma 3), or null.</summary>
+    public RmsNorm? QNorm { get; }
+    public RmsNorm? KNorm { get; }
 
     public AdaptableLinear QProj { get; }
     public AdaptableLinear KProj { get; }
@@ -41,41 +59,72 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = QProj.Forward(x, context).view(b, t, _heads, _headDim).transpose(1, 2);      // [B, T, nh*hd] -> [B, nh, T, hd]
-        var k = KProj.Forward(x, context).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        var q = QProj.Forward(x, context).view(b, t, _heads, _headDim);                    // [B, T, nh*hd] -> [B, T, nh, hd]
+        var k = KProj.Forward(x, context).view(b, t, _kvHeads, _headDim);                  // [B, T, nkv*hd] -> [B, T, nkv, hd]
         var v = VProj.Forward(x, context).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
-        q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
-        k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
+        if (QNorm is not null) q = QNorm.forward(q);                                         // over hd, per head
+        if (KNorm is not null) k = KNorm.forward(k);
+        q = q.transpose(1, 2);                                                               // -> [B, nh, T, hd]
+        k = k.transpose(1, 2);                                                               // -> [B, nkv, T, hd]
+        var (cos, sin) = _localRope ? (context.LocalCos!, context.LocalSin!) : (context.Cos, context.Sin);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
         if (context.Cache is not null) (k, v) = context.Cache.Append(_layer, k, v);  // -> [B, nkv, past+T, hd]
         var mask = context.AttentionMaskFor(_window);
         Tensor attended;
-        if (t == 1)
+        if (t == 1 && Kernels.DecodeAttention.TryForward(q, k, v, mask, _scale, _softcap) is { } decoded)
+            attended = decoded;                                                      // [B, nh, 1, hd]
+        else if (_softcap is not null)
+            attended = EagerAttention(q, k, v, mask ?? AttentionMask.Build(context.PastLength, (int)t, null, null, x.device));
+        else if (t == 1)
         {
             // One new token per row (decoding): the query heads that share a KV head become that head's query rows,
-            // so the cache is read as it is instead of being expanded per query head (the kernel does the same on the
-            // kernel threads). No causal flag: the single position sees every cached key (the mask, when there is one,
-            // still applies to each row).
-            int group = _heads / _kvHeads;
-            var grouped = q.reshape(b, _kvHeads, group, _headDim);                  // [B, nh, 1, hd] -> [B, nkv, nh/nkv, hd]
-            attended = Kernels.DecodeAttention.TryForward(q, k, v, mask)            // [B, nh, 1, hd]
-                ?? (mask is null
+            // so the cache is read as it is instead of being expanded per query head. No causal flag: the single
+            // position sees every cached key (the mask, when there is one, still applies to each row).
+            var grouped = ScaledForSdpa(q).reshape(b, _kvHeads, _heads / _kvHeads, _headDim);   // [B, nh, 1, hd] -> [B, nkv, nh/nkv, hd]
+            attended = (mask is null
                     ? nn.functional.scaled_dot_product_attention(grouped, k, v)
                     : nn.functional.scaled_dot_product_attention(grouped, k, v, attn_mask: mask)) // [B, nkv, nh/nkv, hd]
-                    .reshape(b, _heads, 1, _headDim);                                // -> [B, nh, 1, hd]
+                .reshape(b, _heads, 1, _headDim);                                    // -> [B, nh, 1, hd]
         }
         else
         {
-            if (_kvHeads != _heads)
-            {
-                // SDPA here has no GQA: query head h reads KV head h / (nh/nkv).
-                k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                  // [B, nkv, S, hd] -> [B, nh, S, hd]
-                v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
-            }
+            var (kx, vx) = ExpandKvHeads(k, v);
             attended = mask is null
-                ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true)
-                : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);  // [B, nh, T, hd]
+                ? nn.functional.scaled_dot_product_attention(ScaledForSdpa(q), kx, vx, is_casual: true)
+                : nn.functional.scaled_dot_product_attention(ScaledForSdpa(q), kx, vx, attn_mask: mask);  // [B, nh, T, hd]
         }
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B, nh, T, hd] -> [B, T, nh*hd]
         return OProj.Forward(merged, context).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
+    }
+
+    /// <summary>
+    /// libtorch's SDPA (in this TorchSharp) always scales by head_dim^−½: a family with another scale (Gemma 2/3's
+    /// query_pre_attn_scalar) gets its queries pre-multiplied so the product comes out right.
+    /// </summary>
+    private Tensor ScaledForSdpa(Tensor q)
+    {
+        double correction = _scale * Math.Sqrt(_headDim);
+        return Math.Abs(correction - 1) < 1e-12 ? q : q * correction;
+    }
+
+    /// <summary>SDPA here has no GQA: query head h reads KV head h / (nh/nkv). [B, nkv, S, hd] -> [B, nh, S, hd].</summary>
+    private (Tensor K, Tensor V) ExpandKvHeads(Tensor k, Tensor v) => _kvHeads == _heads
+        ? (k, v)
+        : (k.repeat_interleave(_heads / _kvHeads, dim: 1), v.repeat_interleave(_heads / _kvHeads, dim: 1));
+
+    /// <summary>
+    /// Attention written out, for soft-capped scores (SDPA cannot cap): s = scale·q·kᵀ, s = cap·tanh(s/cap), masked
+    /// keys −∞, softmax in fp32, times v. q [B, nh, T, hd], k/v [B, nkv, S, hd], mask [B or 1, 1, T, S] -> [B, nh, T, hd].
+    /// </summary>
+    private Tensor EagerAttention(Tensor q, Tensor k, Tensor v, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var (kx, vx) = ExpandKvHeads(k, v);
+        var scores = matmul(q, kx.transpose(-2, -1)) * _scale;                                 // [B, nh, T, S]
+        scores = (scores / _softcap!.Value).tanh() * _softcap.Value;
+        scores = scores.masked_fill(mask.logical_not(), float.NegativeInfinity);
+        var probabilities = scores.to(ScalarType.Float32).softmax(-1).to(v.dtype);
+        return matmul(probabilities, vx).MoveToOuterDisposeScope();                           // [B, nh, T, hd]
     }
 }

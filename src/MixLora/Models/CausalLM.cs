@@ -65,7 +65,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     {
         var model = DecoderStack.Create(config, weights);
         Parameter? head = null;
-        if (!config.TieWordEmbeddings)
+        if (!config.TiedHead)
             head = new Parameter(weights.Get("lm_head.weight", [config.VocabSize, config.HiddenSize]), requires_grad: false);
         else if (weights.TryGet("lm_head.weight", [config.VocabSize, config.HiddenSize]) is { } redundant)
             redundant.Dispose(); // some tied checkpoints also store the head; the embedding is authoritative
@@ -100,6 +100,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
         var logits = Kernels.SmallBatchLinear.Linear(hidden, LmHeadWeight).to(ScalarType.Float32);   // [B, T, H] -> [B, T, V]
+        if (Config.FinalSoftcap is { } cap) logits = (logits / cap).tanh_().mul_(cap);           // Gemma 2: cap·tanh(z/cap)
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), decoded.RouterLogitsByOwner.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 

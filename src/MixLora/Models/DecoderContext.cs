@@ -25,6 +25,10 @@ public sealed class DecoderContext
     /// <summary>Rotary tables [B or 1, 1, T, hd].</summary>
     public Tensor Cos { get; }
     public Tensor Sin { get; }
+
+    /// <summary>The rotary tables of Gemma 3's local layers (another base, no scaling); null for other families.</summary>
+    public Tensor? LocalCos { get; init; }
+    public Tensor? LocalSin { get; init; }
     public int PastLength { get; }
     public int QueryLength { get; }
 
@@ -60,6 +64,8 @@ public sealed class DecoderContext
     public DecoderContext ForRows(AdapterRows rows) =>
         new(Cos, Sin, PastLength, QueryLength, PaddingMask?.narrow(0, rows.Start, rows.Count), Cache, _maskForWindow)
         {
+            LocalCos = LocalCos,
+            LocalSin = LocalSin,
             Training = Training,
             Rows = [rows with { Start = 0 }],
             IsRecomputation = IsRecomputation,

@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace MixLora.Models;
 
-/// <summary>One pre-norm decoder layer: h += attn(norm(h)); h += ffn(norm(h)).</summary>
+/// <summary>
+/// One pre-norm decoder layer: h += attn(norm(h)); h += ffn(norm(h)). Gemma 2/3 also norm each branch's output
+/// ("sandwich" norms): h += post_attention_norm(attn(input_norm(h))); h += post_feedforward_norm(ffn(pre_feedforward_norm(h))).
+/// </summary>
 public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 {
     private readonly List<(object Owner, IFeedForwardReplacement Block)> _replacements = [];
@@ -50,7 +53,25 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         "this model's FFN is already a mixture of experts (mixtral): adapters may target its attention projections " +
         "(q_proj, k_proj, v_proj, o_proj) only, and MixLoRA needs a dense base model");
     public RmsNorm InputLayerNorm { get; }
+
+    /// <summary>The norm before the FFN (LLaMA), or after attention when the layer has sandwich norms (Gemma 2/3).</summary>
     public RmsNorm PostAttentionLayerNorm { get; }
+
+    /// <summary>Gemma 2/3: the norm before the FFN; null in a LLaMA-style layer.</summary>
+    public RmsNorm? PreFeedforwardLayerNorm { get; private set; }
+
+    /// <summary>Gemma 2/3: the norm of the FFN's output; null in a LLaMA-style layer.</summary>
+    public RmsNorm? PostFeedforwardLayerNorm { get; private set; }
+
+    /// <summary>Makes this a sandwich-norm layer (Gemma 2/3): <see cref="PostAttentionLayerNorm"/> then norms the attention output.</summary>
+    internal DecoderLayer WithSandwichNorms(RmsNorm preFeedforward, RmsNorm postFeedforward)
+    {
+        PreFeedforwardLayerNorm = preFeedforward;
+        PostFeedforwardLayerNorm = postFeedforward;
+        register_module("pre_feedforward_layernorm", preFeedforward);
+        register_module("post_feedforward_layernorm", postFeedforward);
+        return this;
+    }
 
     /// <summary>
     /// Blocks that take over the FFN slot (e.g. MixLoRA MoE), one per owning adapter. They receive the frozen
@@ -69,11 +90,13 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
     public DecoderLayerOutput Forward(Tensor hidden, DecoderContext context)
     {
         using var scope = NewDisposeScope();
-        var h = hidden + SelfAttention.Forward(InputLayerNorm.forward(hidden), context);
-        var normed = PostAttentionLayerNorm.forward(h);
+        var attended = SelfAttention.Forward(InputLayerNorm.forward(hidden), context);
+        var sandwich = PreFeedforwardLayerNorm is not null;
+        var h = hidden + (sandwich ? PostAttentionLayerNorm.forward(attended) : attended);
+        var normed = (PreFeedforwardLayerNorm ?? PostAttentionLayerNorm).forward(h);
         var routerLogits = new List<OwnedRouterLogits>();
         var ffn = FeedForward(normed, context, routerLogits);
-        var output = (h + ffn).MoveToOuterDisposeScope();
+        var output = (h + (sandwich ? PostFeedforwardLayerNorm!.forward(ffn) : ffn)).MoveToOuterDisposeScope();
         return new DecoderLayerOutput(output, routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 

@@ -12,6 +12,7 @@ public sealed class DecoderStack : nn.Module
     private readonly IReadOnlyList<DecoderLayer> _layerList;
     private readonly RmsNorm _norm;
     private readonly RotaryEmbedding _rope;
+    private readonly RotaryEmbedding? _localRope;   // Gemma 3's sliding-window layers
     private readonly WeightHolder _embedTokens;
 
     private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, RmsNorm norm) : base("model")
@@ -22,6 +23,7 @@ public sealed class DecoderStack : nn.Module
         _layerList = layers;
         _norm = norm;
         _rope = new RotaryEmbedding(config, embed.device);
+        _localRope = Enumerable.Range(0, config.NumHiddenLayers).Any(config.UsesLocalRope) ? new RotaryEmbedding(config, embed.device, local: true) : null;
         register_module("embed_tokens", _embedTokens);
         register_module("layers", _layers);
         register_module("norm", norm);
@@ -47,14 +49,15 @@ public sealed class DecoderStack : nn.Module
             string p = $"model.layers.{l}.";
             AdaptableLinear Linear(string name, long outF, long inF, bool bias) =>
                 new(w.Get(p + name + ".weight", [outF, inF]), bias ? w.Get(p + name + ".bias", [outF]) : null);
-            var attention = new Attention(c, l,
-                Linear("self_attn.q_proj", qOut, h, c.QkvBias),
-                Linear("self_attn.k_proj", kvOut, h, c.QkvBias),
-                Linear("self_attn.v_proj", kvOut, h, c.QkvBias),
-                Linear("self_attn.o_proj", h, qOut, c.OutputProjectionBias));
+            RmsNorm Norm(string name, long size) => new(w.Get(p + name + ".weight", [size]), c.RmsNormEps, c.NormAddsOne);
+            var (q, k, v, o) = (Linear("self_attn.q_proj", qOut, h, c.QkvBias), Linear("self_attn.k_proj", kvOut, h, c.QkvBias),
+                Linear("self_attn.v_proj", kvOut, h, c.QkvBias), Linear("self_attn.o_proj", h, qOut, c.OutputProjectionBias));
+            var attention = c.HasQkNorm
+                ? new Attention(c, l, q, k, v, o, Norm("self_attn.q_norm", hd), Norm("self_attn.k_norm", hd))
+                : new Attention(c, l, q, k, v, o);
             FeedForward GatedFfn(string prefix, (string Gate, string Up, string Down) names, bool bias) => new(
                 Linear(prefix + names.Gate, i, h, bias), Linear(prefix + names.Up, i, h, bias), Linear(prefix + names.Down, h, i, bias),
-                c.HiddenAct, names);
+                c.Activation, names);
             // Read in checkpoint order (attention, FFN, norms): a seeded random source gives the same model as before.
             SparseMoeFeedForward? moe = null;
             FeedForward? mlp = null;
@@ -67,13 +70,14 @@ public sealed class DecoderStack : nn.Module
             }
             else
                 mlp = GatedFfn("mlp.", FeedForward.LlamaNames, c.MlpBias);
-            var inputNorm = new RmsNorm(w.Get(p + "input_layernorm.weight", [h]), c.RmsNormEps);
-            var postAttentionNorm = new RmsNorm(w.Get(p + "post_attention_layernorm.weight", [h]), c.RmsNormEps);
-            layers.Add(moe is not null
+            var inputNorm = Norm("input_layernorm", h);
+            var postAttentionNorm = Norm("post_attention_layernorm", h);
+            var layer = moe is not null
                 ? new DecoderLayer(attention, moe, inputNorm, postAttentionNorm)
-                : new DecoderLayer(attention, mlp!, inputNorm, postAttentionNorm));
+                : new DecoderLayer(attention, mlp!, inputNorm, postAttentionNorm);
+            layers.Add(c.HasSandwichNorms ? layer.WithSandwichNorms(Norm("pre_feedforward_layernorm", h), Norm("post_feedforward_layernorm", h)) : layer);
         }
-        var norm = new RmsNorm(w.Get("model.norm.weight", [h]), c.RmsNormEps);
+        var norm = new RmsNorm(w.Get("model.norm.weight", [h]), c.RmsNormEps, c.NormAddsOne);
         return new DecoderStack(c, embed, layers, norm);
     }
 
@@ -90,8 +94,11 @@ public sealed class DecoderStack : nn.Module
         int t = (int)inputIds.shape[1];
         var device = EmbedTokens.device;
         var hidden = EmbedTokens.index_select(0, inputIds.flatten()).view(inputIds.shape[0], t, -1); // [B, T] -> [B, T, H]
+        // Gemma scales the embeddings by √H, the factor rounded to the compute dtype first as HF does.
+        if (Config.ScalesEmbeddings) hidden = hidden * tensor(Math.Sqrt(Config.HiddenSize), dtype: ScalarType.Float32, device: device).to(hidden.dtype);
         positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: device);
         var (cos, sin) = _rope.Tables(positions, hidden.dtype);
+        var (localCos, localSin) = _localRope is null ? (null, null) : _localRope.Tables(positions, hidden.dtype);
         bool needsPadding = paddingMask is not null && paddingMask.eq(0).any().item<bool>();
         // Masks are built here, once per distinct window, so they live in the caller's dispose scope for all layers.
         // Plain causal attention over a fresh sequence needs no explicit mask (SDPA's is_causal).
@@ -104,7 +111,10 @@ public sealed class DecoderStack : nn.Module
             if (!masks.ContainsKey(key)) masks[key] = AttentionMask.Build(past, t, needsPadding ? paddingMask : null, window, device);
         }
         Tensor? MaskFor(int? window) => masks.TryGetValue(window ?? -1, out var mask) ? mask : null;
-        var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor) { Training = training, Rows = rows };
+        var context = new DecoderContext(cos, sin, past, t, paddingMask, cache, MaskFor)
+        {
+            LocalCos = localCos, LocalSin = localSin, Training = training, Rows = rows,
+        };
         var routerLogits = new List<OwnedRouterLogits>();
         bool recomputeInBackward = checkpointing && is_grad_enabled() && cache is null;
         IReadOnlyList<Generator?> generators = [null, .. RandomSources];                  // null: torch's global generator
@@ -123,7 +133,11 @@ public sealed class DecoderStack : nn.Module
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) _rope.Dispose();
+        if (disposing)
+        {
+            _rope.Dispose();
+            _localRope?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

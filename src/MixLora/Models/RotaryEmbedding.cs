@@ -6,19 +6,25 @@ namespace MixLora.Models;
 
 /// <summary>
 /// Rotary position embedding in the "rotate-half" layout (HF LLaMA): x' = x·cos + rotate_half(x)·sin, where
-/// rotate_half([x₁, x₂]) = [−x₂, x₁] over the two halves of the head. Supports llama3 frequency scaling.
+/// rotate_half([x₁, x₂]) = [−x₂, x₁] over the two halves of the head. Supports llama3 and linear frequency scaling.
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor _invFreq; // [hd/2], fp32
 
-    public RotaryEmbedding(ModelConfig config, Device device)
+    /// <summary>The rotation of the global layers (<paramref name="local"/> false) or of Gemma 3's local ones.</summary>
+    public RotaryEmbedding(ModelConfig config, Device device, bool local = false)
     {
-        var inv = InverseFrequencies(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        var inv = local
+            ? InverseFrequencies(config.HeadDim, config.LocalRopeBase, null)
+            : InverseFrequencies(config.HeadDim, config.RopeBase, config.RopeScaling);
         _invFreq = torch.tensor(inv, dtype: ScalarType.Float32, device: device).DetachFromDisposeScope();
     }
 
-    /// <summary>inv_freq_i = θ^(−2i/d), optionally rescaled as LLaMA 3.x does (long wavelengths divided by factor).</summary>
+    /// <summary>
+    /// inv_freq_i = θ^(−2i/d), optionally rescaled as LLaMA 3.x does (long wavelengths divided by factor) or linearly
+    /// (every frequency divided by factor: positions interpolated, as HF's "linear" type).
+    /// </summary>
     public static float[] InverseFrequencies(int headDim, double theta, RopeScalingConfig? scaling)
     {
         var inv = new float[headDim / 2];
@@ -27,6 +33,8 @@ public sealed class RotaryEmbedding : IDisposable
             // fp32 as the reference computes it: 1 / theta^(2i/d) with the exponent formed in fp32.
             inv[i] = (float)(1.0 / Math.Pow(theta, (float)(2 * i) / headDim));
         }
+        if (scaling?.EffectiveType == "linear")
+            for (int i = 0; i < inv.Length; i++) inv[i] = (float)(inv[i] / scaling.Factor);
         if (scaling?.EffectiveType == "llama3")
         {
             double lowWavelen = scaling.OriginalMaxPositionEmbeddings / scaling.LowFreqFactor;

@@ -24,16 +24,18 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
     /// <summary>
     /// hidden: [B, T, H] final hidden states; headWeight: [V, H]; inputIds: [B, T]; labelMask: [B, T] (1 where the token
     /// at that position is a target) or null for every position. Returns the mean cross-entropy over counted targets,
-    /// an fp32 scalar equal to <c>CausalLmLoss.Compute(linear(hidden, headWeight), inputIds, labelMask)</c>.
+    /// an fp32 scalar equal to <c>CausalLmLoss.Compute(linear(hidden, headWeight), inputIds, labelMask)</c>. With
+    /// <paramref name="softcap"/> the logits are cap·tanh(z/cap) first (Gemma 2's final_logit_softcapping).
     /// </summary>
-    public static Tensor Compute(Tensor hidden, Tensor headWeight, Tensor inputIds, Tensor? labelMask = null, int chunkRows = DefaultChunkRows)
+    public static Tensor Compute(Tensor hidden, Tensor headWeight, Tensor inputIds, Tensor? labelMask = null, int chunkRows = DefaultChunkRows,
+        double? softcap = null)
     {
         if (hidden.dim() != 3 || inputIds.dim() != 2 || hidden.shape[0] != inputIds.shape[0] || hidden.shape[1] != inputIds.shape[1])
             throw new ArgumentException($"hidden [B, T, H] and input ids [B, T] disagree: [{string.Join(", ", hidden.shape)}] vs [{string.Join(", ", inputIds.shape)}]");
         if (chunkRows <= 0) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows, "must be positive");
         // Without a backward to come (no_grad, or frozen hidden states) the gradient GEMMs are skipped.
         bool needsGradient = is_grad_enabled() && hidden.requires_grad;
-        return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows, needsGradient));
+        return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows, needsGradient, softcap));
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -55,6 +57,9 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
             using var chunkScope = NewDisposeScope();
             long n = Math.Min(args.ChunkRows, rows - start);
             var z = nn.functional.linear(inputs.narrow(0, start, n), args.HeadWeight).to(ScalarType.Float32); // [n, H] -> [n, V]
+            // Capped logits c·tanh(z/c); their derivative 1 − tanh² scales dL/dz below.
+            var tanh = args.Softcap is { } cap ? z.div_(cap).tanh_() : null;
+            if (tanh is not null) z = tanh * args.Softcap!.Value;
             var target = targets.narrow(0, start, n).unsqueeze(1);                    // [n, 1]
             var w = weights.narrow(0, start, n).unsqueeze(1);                         // [n, 1]
             var logSumExp = z.logsumexp(1, keepdim: true);                            // [n, 1]
@@ -63,6 +68,7 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
             // z becomes dL/dz = (softmax(z) − onehot) · w / Σw, in place: the chunk's only [n, V] buffer.
             z.sub_(logSumExp).exp_().scatter_add_(1, target, full_like(target, -1.0, dtype: ScalarType.Float32));
             z.mul_(w / denominator);
+            if (tanh is not null) z.mul_(tanh.square().neg_().add_(1));
             gradInputs.narrow(0, start, n).copy_(matmul(z.to(args.HeadWeight.dtype), args.HeadWeight)); // [n, V] @ [V, H] -> [n, H]
         }
         if (gradInputs is not null)
@@ -81,5 +87,5 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         return [gradHidden * gradOutput.to(gradHidden.dtype), null!];                 // [B, T, H] · scalar
     }
 
-    private sealed record Arguments(Tensor HeadWeight, Tensor InputIds, Tensor? LabelMask, int ChunkRows, bool NeedsGradient);
+    private sealed record Arguments(Tensor HeadWeight, Tensor InputIds, Tensor? LabelMask, int ChunkRows, bool NeedsGradient, double? Softcap);
 }

@@ -187,7 +187,7 @@ public sealed class Trainer
             var ids = batch.Ids.narrow(0, rows.Start, rows.Count);
             var mask = batch.AttentionMask.narrow(0, rows.Start, rows.Count);
             var lm = ChunkedCausalLmLoss.Compute(output.Hidden.narrow(0, rows.Start, rows.Count), _model.Model.LmHeadWeight, ids,
-                batch.LabelMask.narrow(0, rows.Start, rows.Count));
+                batch.LabelMask.narrow(0, rows.Start, rows.Count), softcap: _model.Model.Config.FinalSoftcap);
             var aux = task.Adapter.AuxiliaryLoss(output.RouterLogitsOf(task.Adapter), mask);
             double lmValue = lm.item<float>();
             double? auxValue = aux?.item<float>();

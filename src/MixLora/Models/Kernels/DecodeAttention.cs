@@ -16,9 +16,10 @@ internal static class DecodeAttention
 {
     /// <summary>
     /// q [B, nh, 1, hd]; k, v [B, nkv, S, hd] (views of the cache: the last two dims dense); mask null or bool
-    /// [B or 1, 1, 1, S] (true = may attend) -> [B, nh, 1, hd], or null when the kernel does not apply.
+    /// [B or 1, 1, 1, S] (true = may attend) -> [B, nh, 1, hd], or null when the kernel does not apply. Scores are
+    /// scale·q·k (default head_dim^−½), soft-capped to cap·tanh(score/cap) when <paramref name="softcap"/> is given.
     /// </summary>
-    public static Tensor? TryForward(Tensor q, Tensor k, Tensor v, Tensor? mask)
+    public static Tensor? TryForward(Tensor q, Tensor k, Tensor v, Tensor? mask, double? scale = null, double? softcap = null)
     {
         // Each TorchSharp shape read is a native call that allocates: read each tensor's shape once.
         if (!SmallBatchLinear.Usable || is_grad_enabled()) return null;
@@ -38,7 +39,7 @@ internal static class DecodeAttention
             return null;
         }
         var layout = new Layout(heads / kvHeads, kvHeads, s, hd, k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-            ms is null ? -1 : ms[0] == 1 ? 0 : s, (float)(1.0 / Math.Sqrt(hd)));
+            ms is null ? -1 : ms[0] == 1 ? 0 : s, (float)(scale ?? 1.0 / Math.Sqrt(hd)), (float)(softcap ?? 0));
         DecodeWorkers.Run(b * kvHeads, unit => Unit(qp, kp, vp, mp, op, unit / kvHeads, unit % kvHeads, layout));
         return output;
     }
@@ -53,8 +54,9 @@ internal static class DecodeAttention
                            && ms[1] == 1 && ms[2] == 1 && ms[3] == ks[2]));
 
     /// <param name="MaskRowStride">-1: no mask; 0: one mask row for every batch row; S: one per row.</param>
+    /// <param name="Softcap">0: scores uncapped.</param>
     private readonly record struct Layout(int Group, int KvHeads, int S, int HeadDim, long KRow, long KHead, long VRow, long VHead,
-        long MaskRowStride, float Scale);
+        long MaskRowStride, float Scale, float Softcap);
 
     /// <summary>The query heads of KV head <paramref name="h"/> in batch row <paramref name="row"/>.</summary>
     private static unsafe void Unit(IntPtr qp, IntPtr kp, IntPtr vp, IntPtr mp, IntPtr op, int row, int h, Layout l)
@@ -72,7 +74,7 @@ internal static class DecodeAttention
                     int head = h * l.Group + g;
                     float* query = (float*)qp + ((long)row * heads + head) * l.HeadDim;
                     VectorOps.RowDots(keys, query, l.S, l.HeadDim, p);                    // [S, hd] · [hd] -> [S]
-                    Scale(p, mask, l.S, l.Scale);
+                    Scale(p, mask, l.S, l.Scale, l.Softcap);
                     VectorOps.SoftmaxInPlace(p, l.S);
                     Mix(p, values, (float*)op + ((long)row * heads + head) * l.HeadDim, l.S, l.HeadDim);
                 }
@@ -83,13 +85,15 @@ internal static class DecodeAttention
         }
     }
 
-    /// <summary>p[j] ·= scale; −∞ where the mask forbids key j.</summary>
-    private static unsafe void Scale(float* p, byte* mask, int s, float scale)
+    /// <summary>p[j] ·= scale, then cap·tanh(p[j]/cap) when capped; −∞ where the mask forbids key j.</summary>
+    private static unsafe void Scale(float* p, byte* mask, int s, float scale, float softcap)
     {
         int j = 0;
         var factor = Vector256.Create(scale);
         for (; j + 8 <= s; j += 8) Avx.Store(p + j, Avx.Multiply(Avx.LoadVector256(p + j), factor));
         for (; j < s; j++) p[j] *= scale;
+        if (softcap > 0)
+            for (j = 0; j < s; j++) p[j] = softcap * MathF.Tanh(p[j] / softcap);
         if (mask == null) return;
         for (j = 0; j < s; j++)
             if (mask[j] == 0) p[j] = float.NegativeInfinity;
