@@ -39,9 +39,11 @@ public sealed class TokenGenerator
             {
                 var window = cache is null ? sequence : sequence.Skip(fed).ToList();
                 var ids = tensor(window.Select(i => (long)i).ToArray(), device: device).unsqueeze(0); // [1, T]
-                using var output = _model.Forward(ids, cache: cache);
+                // The head at the last position only: [1, 1, V], not [1, T, V] (262k-token vocabularies).
+                var last = tensor(new long[] { window.Count - 1 }, device: device);                  // [1]
+                using var output = _model.Forward(ids, cache: cache, logitPositions: last);
                 fed = sequence.Count;
-                next = sampler.Next(output.Logits[0, -1], sequence);                                 // [V] at the last position
+                next = sampler.Next(output.Logits[0, 0], sequence);                                  // [V]
             }
             if (stopIds.Contains(next)) yield break;
             sequence.Add(next);
