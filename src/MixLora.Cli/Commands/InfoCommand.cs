@@ -15,6 +15,7 @@ public static class InfoCommand
     {
         var common = new CommonOptions();
         var adapter = new Option<string?>("--adapter", "-a") { Description = "Also describe this adapter folder (checked against the model)." };
+        var families = new Option<bool>("--families") { Description = "List the model families (config.json model_type values) this build runs, and exit." };
         var path = new Argument<string?>("path")
         {
             Description = "A training run folder (the output of `mixlora train`): lists its checkpoint and adapters without loading " +
@@ -23,11 +24,18 @@ public static class InfoCommand
         };
         var command = new Command("info", "Describe a model (family, sizes, parameters, dtype, tokenizer), optionally an adapter, or a training run folder.")
         {
-            path, adapter,
+            path, adapter, families,
         };
         common.AddTo(command);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(families))
+            {
+                var table = new Table().Title("Supported model families").AddColumn("model_type").AddColumn("What it adds");
+                foreach (var (type, features) in ModelFamilies.All) table.AddRow(Markup.Escape(type), Markup.Escape(features));
+                console.Ansi.Write(table);
+                return 0;
+            }
             var target = parse.GetValue(path);
             if (target is not null && File.Exists(target) && target.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
             {

@@ -1,3 +1,4 @@
+using MixLora.Config;
 using MixLora.IO;
 using MixLora.Tests.Support;
 
@@ -68,6 +69,15 @@ public class BaseCommandTests
         Assert.Contains("260,032", result.Out);
         Assert.Contains("8 / 4 / 8", result.Out);
         Assert.Contains("sentencepiece", result.Out);
+    }
+
+    [Fact]
+    public void InfoListsTheSupportedFamilies()
+    {
+        var result = CliRunner.Run("info", "--families");
+        Assert.Equal(0, result.ExitCode);
+        foreach (var type in ModelConfig.SupportedModelTypes) Assert.Contains(type, result.Out);
+        Assert.Equal(ModelConfig.SupportedModelTypes.Order(), MixLora.Config.ModelFamilies.All.Select(f => f.ModelType).Order());
     }
 
     [Fact]
