@@ -6,21 +6,30 @@ using static TorchSharp.torch;
 namespace MixLora.Export;
 
 /// <summary>
-/// What llama.cpp's <c>llama</c> architecture needs to know of a model's config.json (dense LLaMA/Mistral, or a
-/// Mixtral-style MoE), and the GGUF metadata keys that say it, as llama.cpp's own converter writes them.
+/// What llama.cpp's <c>llama</c> architecture (dense LLaMA/Mistral, or a Mixtral-style MoE) or its <c>qwen3</c>
+/// architecture needs to know of a model's config.json, and the GGUF metadata keys that say it, as llama.cpp's own
+/// converter writes them.
 /// </summary>
 internal sealed class GgufLlamaShape
 {
-    private const string Arch = "llama";
-
     private GgufLlamaShape(ModelConfig config, int experts, int expertsUsed)
     {
         Config = config;
         Experts = experts;
         ExpertsUsed = expertsUsed;
+        Arch = config.ModelType == "qwen3" ? "qwen3" : "llama";
     }
 
     public ModelConfig Config { get; }
+
+    /// <summary>llama.cpp's architecture name: "llama" or "qwen3".</summary>
+    public string Arch { get; }
+
+    /// <summary>
+    /// llama.cpp's llama rotates adjacent pairs and needs Q/K rows reordered; its qwen3 rotates the two halves of each
+    /// head as Hugging Face does (NEOX style), so the weights go as they are.
+    /// </summary>
+    public bool PermutesQueryKeyRows => Arch == "llama";
 
     /// <summary>Experts per MoE layer (0 for a dense model).</summary>
     public int Experts { get; }
@@ -37,16 +46,20 @@ internal sealed class GgufLlamaShape
         {
             case "llama" or "mistral":
                 break;
+            case "qwen3":
+                if (config.AttentionBias)
+                    throw new MixLoraException("config.json: attention_bias true cannot be exported to GGUF (llama.cpp's qwen3 architecture has no attention biases)");
+                break;
             case "mixtral":
                 (experts, used) = (config.LocalExperts, config.ExpertsPerToken);
                 break;
             default:
-                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral)");
+                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3)");
         }
-        // llama.cpp's llama graph attends to the whole context; a window shorter than it would change the outputs.
-        if (config.SlidingWindow is { } window && window < config.MaxPositionEmbeddings)
+        // llama.cpp's llama and qwen3 graphs attend to the whole context; a window shorter than it would change the outputs.
+        if (Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
-                                       "llama.cpp's llama architecture has no sliding-window attention, so this model cannot be exported to GGUF");
+                                       $"llama.cpp's {(config.ModelType == "qwen3" ? "qwen3" : "llama")} architecture has no sliding-window attention, so this model cannot be exported to GGUF");
         if (config.HiddenAct != "silu")
             throw new MixLoraException($"config.json: hidden_act \"{config.HiddenAct}\" cannot be exported to GGUF (llama.cpp's llama architecture uses silu)");
         return new GgufLlamaShape(config, experts, used);

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace MixLora.Export;
 
 /// <summary>
-/// Hugging Face LLaMA/Mixtral checkpoint tensors under llama.cpp's <c>llama</c> names and layouts: Q and K rows
-/// reordered for llama.cpp's rotary pairing, Mixtral experts stacked into one tensor per projection.
+/// Hugging Face LLaMA/Mixtral/Qwen3 checkpoint tensors under llama.cpp's names and layouts: Q and K rows reordered for
+/// the llama architecture's rotary pairing, Mixtral experts stacked into one tensor per projection, Qwen3's per-head
+/// q/k norms as attn_q_norm/attn_k_norm.
 /// </summary>
 internal static partial class GgufLlamaTensors
 {
@@ -20,7 +21,7 @@ internal static partial class GgufLlamaTensors
         ["input_layernorm"] = "attn_norm", ["self_attn.q_proj"] = "attn_q", ["self_attn.k_proj"] = "attn_k",
         ["self_attn.v_proj"] = "attn_v", ["self_attn.o_proj"] = "attn_output", ["post_attention_layernorm"] = "ffn_norm",
         ["mlp.gate_proj"] = "ffn_gate", ["mlp.up_proj"] = "ffn_up", ["mlp.down_proj"] = "ffn_down",
-        ["block_sparse_moe.gate"] = "ffn_gate_inp",
+        ["block_sparse_moe.gate"] = "ffn_gate_inp", ["self_attn.q_norm"] = "attn_q_norm", ["self_attn.k_norm"] = "attn_k_norm",
     };
 
     /// <summary>Mixtral's expert projections: w1 gate [I, H], w2 down [H, I], w3 up [I, H].</summary>
@@ -54,8 +55,8 @@ internal static partial class GgufLlamaTensors
             {
                 result.Add(($"{block}.{mapped}.{suffix}", mapped switch
                 {
-                    "attn_q" => PermuteForRope(value, shape.Config.NumAttentionHeads),
-                    "attn_k" => PermuteForRope(value, shape.Config.KeyValueHeads),
+                    "attn_q" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.NumAttentionHeads),
+                    "attn_k" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.KeyValueHeads),
                     _ => value,
                 }));
                 continue;

@@ -137,8 +137,11 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
         Assert.Equal(OurGreedy(model.Model, [1], 32), llama.Greedy([1], 32));
     }
 
-    /// <summary>Random tiny models with what stories260K lacks: untied head, llama3 rope scaling, biases, head_dim ≠ hidden/heads.</summary>
-    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim" };
+    /// <summary>
+    /// Random tiny models with what stories260K lacks: untied head, llama3 rope scaling, biases, head_dim ≠ hidden/heads,
+    /// and the qwen3 family (per-head q/k norms, llama.cpp's qwen3 architecture), tied and untied.
+    /// </summary>
+    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied" };
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -149,6 +152,8 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
             "untied" => TinyModels.Config(vocab: 512, hidden: 64),
             "llama3-rope" => TinyModels.Config(vocab: 512, hidden: 64, llama3Rope: true) with { MaxPositionEmbeddings = 256 },
             "bias" => TinyModels.Config(vocab: 512, hidden: 64, bias: true),
+            "qwen3" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
+            "qwen3-tied" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64, tied: true),
             _ => TinyModels.Config(vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
         };
         using var dir = new TempDir();

@@ -42,6 +42,7 @@ public class GgufTokenizerTests
     [InlineData("stories260K", 512, "llama", false)]
     [InlineData("llama2", 32000, "llama", true)]
     [InlineData("llama3", 128256, "gpt2", true)]
+    [InlineData("qwen3", 151936, "gpt2", true)]
     public void LlamaCppTokenizesAsWeDo(string tokenizer, int vocab, string ggmlModel, bool keepsSpaces)
     {
         using var dir = new TempDir();
