@@ -17,19 +17,25 @@ internal sealed class GgufLlamaShape
         Config = config;
         Experts = experts;
         ExpertsUsed = expertsUsed;
-        Arch = config.ModelType == "qwen3" ? "qwen3" : "llama";
+        Arch = config.ModelType is "qwen3" or "gemma" ? config.ModelType : "llama";
     }
 
     public ModelConfig Config { get; }
 
-    /// <summary>llama.cpp's architecture name: "llama" or "qwen3".</summary>
+    /// <summary>llama.cpp's architecture name: "llama", "qwen3" or "gemma".</summary>
     public string Arch { get; }
 
     /// <summary>
-    /// llama.cpp's llama rotates adjacent pairs and needs Q/K rows reordered; its qwen3 rotates the two halves of each
-    /// head as Hugging Face does (NEOX style), so the weights go as they are.
+    /// llama.cpp's llama rotates adjacent pairs and needs Q/K rows reordered; its qwen3 and gemma rotate the two halves
+    /// of each head as Hugging Face does (NEOX style), so the weights go as they are.
     /// </summary>
     public bool PermutesQueryKeyRows => Arch == "llama";
+
+    /// <summary>
+    /// Gemma's RMSNorm multiplies by (1 + w); llama.cpp's gemma graph multiplies by the stored weight, so its converter
+    /// stores 1 + w, and so do we.
+    /// </summary>
+    public bool NormWeightsPlusOne => Arch == "gemma";
 
     /// <summary>Experts per MoE layer (0 for a dense model).</summary>
     public int Experts { get; }
@@ -50,18 +56,26 @@ internal sealed class GgufLlamaShape
                 if (config.AttentionBias)
                     throw new MixLoraException("config.json: attention_bias true cannot be exported to GGUF (llama.cpp's qwen3 architecture has no attention biases)");
                 break;
+            case "gemma":
+                if (!config.TiedHead)
+                    throw new MixLoraException("config.json: tie_word_embeddings false cannot be exported to GGUF (llama.cpp's gemma architecture reads the head from the embeddings)");
+                if (config.AttentionBias)
+                    throw new MixLoraException("config.json: attention_bias true cannot be exported to GGUF (llama.cpp's gemma architecture has no attention biases)");
+                break;
             case "mixtral":
                 (experts, used) = (config.LocalExperts, config.ExpertsPerToken);
                 break;
             default:
-                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3)");
+                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma)");
         }
         // llama.cpp's llama and qwen3 graphs attend to the whole context; a window shorter than it would change the outputs.
         if (Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
-                                       $"llama.cpp's {(config.ModelType == "qwen3" ? "qwen3" : "llama")} architecture has no sliding-window attention, so this model cannot be exported to GGUF");
-        if (config.HiddenAct != "silu")
-            throw new MixLoraException($"config.json: hidden_act \"{config.HiddenAct}\" cannot be exported to GGUF (llama.cpp's llama architecture uses silu)");
+                                       "llama.cpp's graph for it has no sliding-window attention, so this model cannot be exported to GGUF");
+        string activation = config.ModelType == "gemma" ? "gelu_pytorch_tanh" : "silu";
+        if (config.Activation != activation)
+            throw new MixLoraException($"config.json: {(config.IsGemma ? "hidden_activation" : "hidden_act")} \"{config.Activation}\" cannot be exported to GGUF " +
+                                       $"(llama.cpp's graph for {config.ModelType} uses {activation})");
         return new GgufLlamaShape(config, experts, used);
     }
 

@@ -44,7 +44,7 @@ internal static partial class GgufLlamaTensors
             var (module, suffix) = SplitSuffix(name);
             if (Global.TryGetValue(module, out var global))
             {
-                result.Add(($"{global}.{suffix}", value));
+                result.Add(($"{global}.{suffix}", global == "output_norm" && shape.NormWeightsPlusOne ? value + 1 : value));
                 continue;
             }
             var layer = LayerName().Match(module);
@@ -57,6 +57,7 @@ internal static partial class GgufLlamaTensors
                 {
                     "attn_q" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.NumAttentionHeads),
                     "attn_k" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.KeyValueHeads),
+                    "attn_norm" or "ffn_norm" when shape.NormWeightsPlusOne => value + 1,
                     _ => value,
                 }));
                 continue;

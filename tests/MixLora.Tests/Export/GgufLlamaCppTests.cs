@@ -139,9 +139,10 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
 
     /// <summary>
     /// Random tiny models with what stories260K lacks: untied head, llama3 rope scaling, biases, head_dim ≠ hidden/heads,
-    /// and the qwen3 family (per-head q/k norms, llama.cpp's qwen3 architecture), tied and untied.
+    /// the qwen3 family (per-head q/k norms, llama.cpp's qwen3 architecture), tied and untied, and gemma ((1 + w) norms
+    /// stored as llama.cpp's converter stores them, scaled embeddings, GeGLU).
     /// </summary>
-    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied" };
+    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied", "gemma" };
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -154,6 +155,7 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
             "bias" => TinyModels.Config(vocab: 512, hidden: 64, bias: true),
             "qwen3" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
             "qwen3-tied" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64, tied: true),
+            "gemma" => TinyModels.Config(family: "gemma", vocab: 512, hidden: 64, tied: true) with { HeadDimOverride = 32 },
             _ => TinyModels.Config(vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
         };
         using var dir = new TempDir();
@@ -166,7 +168,8 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
         var expected = OurLogits(model.Model, prompt);
         double error = MaxError(expected, llama.Logits(prompt));
         output.WriteLine($"{variant}: max |logit difference| = {error:E2} (logits up to {expected.Max(row => row.Max(Math.Abs)):F2})");
-        // Random init gives logits below 1, so 1e-3 would hide real mistakes; fp32 on both sides agrees to ~1e-7.
-        Assert.True(error < 1e-5, $"max logit difference {error}");
+        // Random init gives logits below 1, so 1e-3 would hide real mistakes; fp32 on both sides agrees to ~1e-7. Gemma's
+        // GELU goes through llama.cpp's f16 lookup table on the CPU (about 1e-3 relative per activation): 7e-5 measured.
+        Assert.True(error < (variant == "gemma" ? 5e-4 : 1e-5), $"max logit difference {error}");
     }
 }
