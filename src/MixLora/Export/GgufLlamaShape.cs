@@ -17,12 +17,12 @@ internal sealed class GgufLlamaShape
         Config = config;
         Experts = experts;
         ExpertsUsed = expertsUsed;
-        Arch = config.ModelType is "qwen3" or "gemma" ? config.ModelType : "llama";
+        Arch = config.ModelType is "qwen3" or "gemma" or "gemma2" ? config.ModelType : "llama";
     }
 
     public ModelConfig Config { get; }
 
-    /// <summary>llama.cpp's architecture name: "llama", "qwen3" or "gemma".</summary>
+    /// <summary>llama.cpp's architecture name: "llama", "qwen3", "gemma" or "gemma2".</summary>
     public string Arch { get; }
 
     /// <summary>
@@ -35,7 +35,7 @@ internal sealed class GgufLlamaShape
     /// Gemma's RMSNorm multiplies by (1 + w); llama.cpp's gemma graph multiplies by the stored weight, so its converter
     /// stores 1 + w, and so do we.
     /// </summary>
-    public bool NormWeightsPlusOne => Arch == "gemma";
+    public bool NormWeightsPlusOne => Arch is "gemma" or "gemma2";
 
     /// <summary>Experts per MoE layer (0 for a dense model).</summary>
     public int Experts { get; }
@@ -56,6 +56,15 @@ internal sealed class GgufLlamaShape
                 if (config.AttentionBias)
                     throw new MixLoraException("config.json: attention_bias true cannot be exported to GGUF (llama.cpp's qwen3 architecture has no attention biases)");
                 break;
+            case "gemma2":
+                // llama.cpp scales scores by head_dim^−½ and caps them and the logits with the values it is given.
+                if (config.AttentionScale != 1 / Math.Sqrt(config.HeadDim))
+                    throw new MixLoraException($"config.json: query_pre_attn_scalar {config.QueryPreAttnScalar ?? 224} differs from head_dim {config.HeadDim}; " +
+                                               "llama.cpp's gemma2 architecture scales attention scores by head_dim^-1/2, so this model cannot be exported to GGUF");
+                if (config.AttentionSoftcap is null || config.FinalSoftcap is null)
+                    throw new MixLoraException("config.json: attn_logit_softcapping and final_logit_softcapping must both be set to export gemma2 to GGUF " +
+                                               "(llama.cpp's gemma2 architecture always caps)");
+                goto case "gemma";
             case "gemma":
                 if (!config.TiedHead)
                     throw new MixLoraException("config.json: tie_word_embeddings false cannot be exported to GGUF (llama.cpp's gemma architecture reads the head from the embeddings)");
@@ -68,11 +77,12 @@ internal sealed class GgufLlamaShape
             default:
                 throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma)");
         }
-        // llama.cpp's llama and qwen3 graphs attend to the whole context; a window shorter than it would change the outputs.
-        if (Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
+        // llama.cpp's llama, qwen3 and gemma graphs attend to the whole context; a window shorter than it would change the
+        // outputs. Its gemma2 graph has Gemma 2's window on even layers.
+        if (config.ModelType != "gemma2" && Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
                                        "llama.cpp's graph for it has no sliding-window attention, so this model cannot be exported to GGUF");
-        string activation = config.ModelType == "gemma" ? "gelu_pytorch_tanh" : "silu";
+        string activation = config.IsGemma ? "gelu_pytorch_tanh" : "silu";
         if (config.Activation != activation)
             throw new MixLoraException($"config.json: {(config.IsGemma ? "hidden_activation" : "hidden_act")} \"{config.Activation}\" cannot be exported to GGUF " +
                                        $"(llama.cpp's graph for {config.ModelType} uses {activation})");
@@ -100,6 +110,12 @@ internal sealed class GgufLlamaShape
         {
             yield return new($"{Arch}.attention.key_length", (uint)c.HeadDim);
             yield return new($"{Arch}.attention.value_length", (uint)c.HeadDim);
+        }
+        if (Arch == "gemma2")
+        {
+            yield return new($"{Arch}.attn_logit_softcapping", (float)c.AttentionSoftcap!.Value);
+            yield return new($"{Arch}.final_logit_softcapping", (float)c.FinalSoftcap!.Value);
+            if (c.SlidingWindowForLayer(0) is { } window) yield return new($"{Arch}.attention.sliding_window", (uint)window);
         }
         if (Experts > 0)
         {

@@ -22,6 +22,7 @@ internal static partial class GgufLlamaTensors
         ["self_attn.v_proj"] = "attn_v", ["self_attn.o_proj"] = "attn_output", ["post_attention_layernorm"] = "ffn_norm",
         ["mlp.gate_proj"] = "ffn_gate", ["mlp.up_proj"] = "ffn_up", ["mlp.down_proj"] = "ffn_down",
         ["block_sparse_moe.gate"] = "ffn_gate_inp", ["self_attn.q_norm"] = "attn_q_norm", ["self_attn.k_norm"] = "attn_k_norm",
+        ["pre_feedforward_layernorm"] = "ffn_norm", ["post_feedforward_layernorm"] = "post_ffw_norm",
     };
 
     /// <summary>Mixtral's expert projections: w1 gate [I, H], w2 down [H, I], w3 up [I, H].</summary>
@@ -51,13 +52,16 @@ internal static partial class GgufLlamaTensors
             if (!layer.Success) throw Unmapped(name);
             string block = $"blk.{layer.Groups[1].Value}";
             string inner = layer.Groups[2].Value;
-            if (PerLayer.TryGetValue(inner, out var mapped))
+            // Gemma 2's post_attention_layernorm norms the attention output (llama.cpp: post_attention_norm); the FFN's
+            // input norm is pre_feedforward_layernorm (ffn_norm).
+            if (shape.Config.HasSandwichNorms && inner == "post_attention_layernorm") inner = "post_attention_norm";
+            if (PerLayer.TryGetValue(inner, out var mapped) || inner == "post_attention_norm" && (mapped = inner) is not null)
             {
                 result.Add(($"{block}.{mapped}.{suffix}", mapped switch
                 {
                     "attn_q" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.NumAttentionHeads),
                     "attn_k" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.KeyValueHeads),
-                    "attn_norm" or "ffn_norm" when shape.NormWeightsPlusOne => value + 1,
+                    "attn_norm" or "ffn_norm" or "post_attention_norm" or "post_ffw_norm" when shape.NormWeightsPlusOne => value + 1,
                     _ => value,
                 }));
                 continue;

@@ -142,7 +142,7 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
     /// the qwen3 family (per-head q/k norms, llama.cpp's qwen3 architecture), tied and untied, and gemma ((1 + w) norms
     /// stored as llama.cpp's converter stores them, scaled embeddings, GeGLU).
     /// </summary>
-    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied", "gemma" };
+    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied", "gemma", "gemma2" };
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -156,6 +156,12 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
             "qwen3" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
             "qwen3-tied" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64, tied: true),
             "gemma" => TinyModels.Config(family: "gemma", vocab: 512, hidden: 64, tied: true) with { HeadDimOverride = 32 },
+            // Soft caps that bite on these logits, a window of 5 on the 48-token prompt, scores scaled by head_dim^−½.
+            "gemma2" => TinyModels.Config(family: "gemma2", vocab: 512, hidden: 64, tied: true) with
+            {
+                HeadDimOverride = 32, QueryPreAttnScalar = 32, SlidingWindow = 5,
+                AttnLogitSoftcapping = Models.Families.FamilyConfigs.Number(0.5), FinalLogitSoftcapping = Models.Families.FamilyConfigs.Number(2.0),
+            },
             _ => TinyModels.Config(vocab: 512, hidden: 64) with { HeadDimOverride = 32 },
         };
         using var dir = new TempDir();
@@ -170,6 +176,9 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
         output.WriteLine($"{variant}: max |logit difference| = {error:E2} (logits up to {expected.Max(row => row.Max(Math.Abs)):F2})");
         // Random init gives logits below 1, so 1e-3 would hide real mistakes; fp32 on both sides agrees to ~1e-7. Gemma's
         // GELU goes through llama.cpp's f16 lookup table on the CPU (about 1e-3 relative per activation): 7e-5 measured.
-        Assert.True(error < (variant == "gemma" ? 5e-4 : 1e-5), $"max logit difference {error}");
+        // Gemma 2 norms the FFN output, which scales that error up to the residual stream's size: 4–5e-4 measured, the
+        // same with the window and caps switched off (so neither adds to it).
+        double tolerance = variant switch { "gemma" => 5e-4, "gemma2" => 1e-3, _ => 1e-5 };
+        Assert.True(error < tolerance, $"max logit difference {error}");
     }
 }
