@@ -48,10 +48,11 @@ internal static class GgufVocabulary
                 .Select(id => id < pieces.Count ? (int)pieces[id].Type : added.GetValueOrDefault(id, Unused)).ToList()));
             metadata.Add(new("tokenizer.ggml.add_space_prefix", spm.AddDummyPrefix));
         }
-        else
+        else if (tokenizer.Kind == "byte-level-bpe")
         {
-            using var document = JsonFileReader.Parse(Path.Combine(modelDir, TokenizerLoader.TokenizerJsonName));
-            var json = TokenizerJson.Read(document.RootElement, Path.Combine(modelDir, TokenizerLoader.TokenizerJsonName));
+            string jsonPath = TokenizerLoader.FindTokenizerJson(modelDir)!;
+            using var document = JsonFileReader.Parse(jsonPath);
+            var json = TokenizerJson.Read(document.RootElement, jsonPath);
             var added = AddedTypes(json.AddedTokens.Concat(settings.AddedTokens));
             metadata.Add(new("tokenizer.ggml.model", "gpt2"));
             metadata.Add(new("tokenizer.ggml.pre", PreTokenizerName(document.RootElement, json.FilePath)));
@@ -59,6 +60,13 @@ internal static class GgufVocabulary
             metadata.Add(new("tokenizer.ggml.token_type", Enumerable.Range(0, vocabSize)
                 .Select(id => added.TryGetValue(id, out var type) ? type : tokenizer.IdToToken(id) is null ? Unused : Normal).ToList()));
             metadata.Add(new("tokenizer.ggml.merges", json.Merges.Select(m => $"{m.Left} {m.Right}").ToList()));
+        }
+        else
+        {
+            // llama.cpp's "llama" vocabulary needs the SentencePiece scores and piece types, which a
+            // SentencePiece-style tokenizer.json does not hold.
+            throw new MixLoraException($"{modelDir}: GGUF export needs {TokenizerLoader.SentencePieceModelName} for a SentencePiece-style " +
+                                       $"tokenizer.json (tokenizer kind '{tokenizer.Kind}'); add the model's {TokenizerLoader.SentencePieceModelName} to the folder");
         }
         if (tokenizer.BosId is { } bos) metadata.Add(new("tokenizer.ggml.bos_token_id", (uint)bos));
         if (tokenizer.EosId is { } eos) metadata.Add(new("tokenizer.ggml.eos_token_id", (uint)eos));

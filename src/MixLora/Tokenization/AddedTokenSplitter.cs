@@ -6,6 +6,9 @@ internal readonly record struct TextSegment(int Start, int Length, int TokenId)
     public bool IsToken => TokenId >= 0;
 }
 
+/// <summary>Encodes one stretch of plain text into <paramref name="output"/>; <paramref name="atStart"/>: it begins the input.</summary>
+internal delegate void PlainTextEncoder(string text, bool atStart, List<int> output);
+
 /// <summary>
 /// Finds added tokens (special or not) in raw text before any normalization or pre-tokenization, leftmost
 /// first and longest first at each position, honouring the lstrip / rstrip / single_word options.
@@ -26,7 +29,7 @@ internal sealed class AddedTokenSplitter
     /// The encoding skeleton both tokenizers share: lone surrogates replaced, <paramref name="bosId"/> first when given,
     /// added tokens matched in the raw text, and every stretch between them handed to <paramref name="encodePlain"/>.
     /// </summary>
-    public List<int> Encode(string text, int? bosId, Action<string, List<int>> encodePlain)
+    public List<int> Encode(string text, int? bosId, PlainTextEncoder encodePlain)
     {
         ArgumentNullException.ThrowIfNull(text);
         text = Utf8Text.ReplaceLoneSurrogates(text);
@@ -35,7 +38,7 @@ internal sealed class AddedTokenSplitter
         foreach (var segment in Split(text))
         {
             if (segment.IsToken) ids.Add(segment.TokenId);
-            else encodePlain(text.Substring(segment.Start, segment.Length), ids);
+            else encodePlain(text.Substring(segment.Start, segment.Length), segment.Start == 0, ids);
         }
         return ids;
     }

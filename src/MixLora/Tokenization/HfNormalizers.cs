@@ -4,7 +4,10 @@ using static MixLora.Tokenization.JsonFileReader;
 
 namespace MixLora.Tokenization;
 
-/// <summary>The tokenizer.json normalizers we support: Unicode normal forms, Lowercase, and Sequences of them.</summary>
+/// <summary>
+/// The tokenizer.json normalizers we support: Unicode normal forms, Lowercase, Replace, Prepend, and Sequences of
+/// them. A normalizer runs separately on each stretch of text between added tokens, as in tokenizers.
+/// </summary>
 internal static class HfNormalizers
 {
     public static Func<string, string> Build(JsonElement? element, string path, string where)
@@ -19,6 +22,11 @@ internal static class HfNormalizers
             case "NFKC": return static text => text.Normalize(NormalizationForm.FormKC);
             case "NFKD": return static text => text.Normalize(NormalizationForm.FormKD);
             case "Lowercase": return static text => text.ToLowerInvariant();
+            case "Replace": return TextReplacer.Read(node, path, where).Apply;
+            case "Prepend":
+                // Llama-2 "fast" files prepend '▁' (SentencePiece's dummy prefix); an empty stretch stays empty.
+                string prefix = RequiredString(node, "prepend", path, where);
+                return text => text.Length == 0 ? text : prefix + text;
             case "Sequence":
                 var children = Required(node, "normalizers", path, where);
                 if (children.ValueKind != JsonValueKind.Array) throw new InvalidFileException(path, $"'{where}.normalizers' must be an array");
@@ -30,7 +38,7 @@ internal static class HfNormalizers
                     return text;
                 };
             default:
-                throw new MixLoraException($"{path}: '{where}.type' = \"{type}\" is not supported by this byte-level BPE loader");
+                throw Unsupported(path, where + ".type", type);
         }
     }
 }

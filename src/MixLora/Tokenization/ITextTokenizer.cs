@@ -14,7 +14,10 @@ namespace MixLora.Tokenization;
 /// </remarks>
 public interface ITextTokenizer
 {
-    /// <summary>"sentencepiece" or "byte-level-bpe".</summary>
+    /// <summary>
+    /// "sentencepiece" (a tokenizer.model), "byte-level-bpe" (a byte-level BPE tokenizer.json) or
+    /// "sentencepiece-json" (a SentencePiece-style BPE tokenizer.json: '▁' for spaces, byte fallback).
+    /// </summary>
     string Kind { get; }
 
     /// <summary>Number of ids, including added tokens (one more than the largest id).</summary>

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text.Json;
 
 namespace MixLora.Tokenization;
@@ -8,6 +9,7 @@ internal static class JsonFileReader
     // tokenizer.json files of large-vocabulary models reach tens of MB; anything beyond this is not a tokenizer.
     private const long MaxFileBytes = 256L * 1024 * 1024;
 
+    /// <summary>Parses a JSON file; a name ending in ".gz" is gzip-compressed JSON (the limit applies to the unpacked size).</summary>
     public static JsonDocument Parse(string path)
     {
         var info = new FileInfo(path);
@@ -15,7 +17,7 @@ internal static class JsonFileReader
         if (info.Length > MaxFileBytes) throw new InvalidFileException(path, $"{info.Length} bytes is too large for a tokenizer file");
         try
         {
-            var document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
+            var document = JsonDocument.Parse(IsGzip(path) ? ReadGzip(path) : File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 document.Dispose();
@@ -28,6 +30,33 @@ internal static class JsonFileReader
             throw new InvalidFileException(path, $"not valid JSON ({e.Message})", e);
         }
     }
+
+    public static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    private static ReadOnlyMemory<byte> ReadGzip(string path)
+    {
+        try
+        {
+            using var gzip = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+            var output = new MemoryStream();
+            var buffer = new byte[1 << 16];
+            int read;
+            while ((read = gzip.Read(buffer)) > 0)
+            {
+                if (output.Length + read > MaxFileBytes) throw new InvalidFileException(path, $"unpacks to more than {MaxFileBytes} bytes, too large for a tokenizer file");
+                output.Write(buffer, 0, read);
+            }
+            return output.GetBuffer().AsMemory(0, (int)output.Length);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidFileException(path, $"not a valid gzip file ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The error for a component we do not implement: names the file, the JSON key and its value.</summary>
+    public static MixLoraException Unsupported(string path, string key, string value) =>
+        new($"{path}: '{key}' = \"{value}\" is not supported by this tokenizer.json loader");
 
     /// <summary>The property if present and not null.</summary>
     public static JsonElement? Optional(JsonElement obj, string name) =>

@@ -60,7 +60,7 @@ internal sealed class SentencePieceTokenizer : ITextTokenizer
 
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) =>
         _addedTokens.Encode(text, addSpecialTokens && AddBos ? BosId : null,
-            (plain, ids) => _segmenter.Segment(_normalizer.Normalize(plain), ids));
+            (plain, _, ids) => _segmenter.Segment(_normalizer.Normalize(plain), ids));
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {

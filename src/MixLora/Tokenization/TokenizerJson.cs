@@ -3,7 +3,10 @@ using static MixLora.Tokenization.JsonFileReader;
 
 namespace MixLora.Tokenization;
 
-/// <summary>The parts of a Hugging Face tokenizer.json that a byte-level BPE tokenizer is built from.</summary>
+/// <summary>
+/// The parts of a Hugging Face tokenizer.json with a BPE model that a <see cref="BpeJsonTokenizer"/> is built from:
+/// byte-level files (Llama-3, Qwen) and SentencePiece-style files (Gemma, Llama-2/Mistral/Phi-3 "fast").
+/// </summary>
 internal sealed class TokenizerJson
 {
     public required string FilePath { get; init; }
@@ -11,9 +14,20 @@ internal sealed class TokenizerJson
     public required IReadOnlyList<(string Left, string Right)> Merges { get; init; }
     public required bool IgnoreMerges { get; init; }
     public required string? UnkToken { get; init; }
+
+    /// <summary>Consecutive unknown characters become one unk token.</summary>
+    public required bool FuseUnk { get; init; }
+
+    /// <summary>A character missing from the vocabulary becomes the "&lt;0xNN&gt;" tokens of its UTF-8 bytes.</summary>
+    public required bool ByteFallback { get; init; }
+
     public required IReadOnlyList<AddedTokenSpec> AddedTokens { get; init; }
     public required Func<string, string> Normalizer { get; init; }
     public required PreTokenizerPipeline PreTokenizer { get; init; }
+    public required DecoderPipeline Decoder { get; init; }
+
+    /// <summary>True for byte-level BPE (a ByteLevel pre-tokenizer or decoder), false for SentencePiece-style files.</summary>
+    public required bool ByteLevel { get; init; }
 
     /// <summary>Whether post_processor says anything about BOS (it holds a TemplateProcessing).</summary>
     public required bool TemplateDeclared { get; init; }
@@ -30,16 +44,19 @@ internal sealed class TokenizerJson
         var model = Required(root, "model", path, "");
         string modelType = OptionalString(model, "type", path, "model") ?? "BPE";
         if (modelType != "BPE") throw Unsupported(path, "model.type", modelType);
-        if (OptionalBool(model, "byte_fallback", path, "model") == true) throw Unsupported(path, "model.byte_fallback", "true");
         foreach (var affix in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
         {
             string? value = OptionalString(model, affix, path, "model");
             if (!string.IsNullOrEmpty(value)) throw Unsupported(path, "model." + affix, value);
         }
-        var decoder = Optional(root, "decoder");
-        if (decoder is null || !OnlyTypes(decoder.Value, "decoders", "ByteLevel"))
-            throw new MixLoraException($"{path}: 'decoder' must be ByteLevel for a byte-level BPE tokenizer, got {Describe(decoder)}");
+        // BPE dropout skips merges at random (a training-time augmentation); 0 is the same as none.
+        if (Optional(model, "dropout") is { } dropout && !(dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() == 0))
+            throw Unsupported(path, "model.dropout", dropout.ToString());
 
+        // Reading half a million merges (Gemma-3) costs as much as the vocabulary; the document is immutable, so
+        // both are read at once. Errors still surface in file order: the vocabulary's first.
+        var mergesNode = Required(model, "merges", path, "model");
+        var merges = Task.Run(() => ReadMerges(mergesNode, path));
         var vocab = ReadVocab(Required(model, "vocab", path, "model"), path);
         var addedTokens = ReadAddedTokens(root, path);
         var (templateDeclared, templateBos) = ReadPostProcessor(Optional(root, "post_processor"), path);
@@ -47,12 +64,16 @@ internal sealed class TokenizerJson
         {
             FilePath = path,
             Vocab = vocab,
-            Merges = ReadMerges(Required(model, "merges", path, "model"), path),
+            Merges = merges.GetAwaiter().GetResult(),
             IgnoreMerges = OptionalBool(model, "ignore_merges", path, "model") ?? false,
             UnkToken = OptionalString(model, "unk_token", path, "model"),
+            FuseUnk = OptionalBool(model, "fuse_unk", path, "model") ?? false,
+            ByteFallback = OptionalBool(model, "byte_fallback", path, "model") ?? false,
             AddedTokens = addedTokens,
             Normalizer = HfNormalizers.Build(Optional(root, "normalizer"), path, "normalizer"),
-            PreTokenizer = new PreTokenizerPipeline(ReadPreTokenizer(Optional(root, "pre_tokenizer"), path, "pre_tokenizer")),
+            PreTokenizer = HfPreTokenizers.Build(Optional(root, "pre_tokenizer"), path),
+            Decoder = HfDecoders.Build(Optional(root, "decoder"), path),
+            ByteLevel = IsByteLevel(root),
             TemplateDeclared = templateDeclared,
             TemplateBos = templateBos,
         };
@@ -122,42 +143,6 @@ internal sealed class TokenizerJson
         return tokens;
     }
 
-    private static List<IPreTokenizerStep> ReadPreTokenizer(JsonElement? element, string path, string where)
-    {
-        if (element is null) return [];
-        var node = element.Value;
-        string type = RequiredString(node, "type", path, where);
-        switch (type)
-        {
-            case "Sequence":
-                var steps = new List<IPreTokenizerStep>();
-                var children = Required(node, "pretokenizers", path, where);
-                if (children.ValueKind != JsonValueKind.Array) throw new InvalidFileException(path, $"'{where}.pretokenizers' must be an array");
-                int i = 0;
-                foreach (var child in children.EnumerateArray()) steps.AddRange(ReadPreTokenizer(child, path, $"{where}.pretokenizers[{i++}]"));
-                return steps;
-            case "Split":
-                return [ReadSplit(node, path, where)];
-            case "ByteLevel":
-                return [new ByteLevelStep(OptionalBool(node, "add_prefix_space", path, where) ?? true, OptionalBool(node, "use_regex", path, where) ?? true)];
-            default:
-                throw Unsupported(path, where + ".type", type);
-        }
-    }
-
-    private static SplitStep ReadSplit(JsonElement node, string path, string where)
-    {
-        var pattern = Required(node, "pattern", path, where);
-        RegexSplitter splitter;
-        if (Optional(pattern, "Regex") is { ValueKind: JsonValueKind.String } regex) splitter = RegexSplitter.FromPattern(regex.GetString()!, path, where);
-        else if (Optional(pattern, "String") is { ValueKind: JsonValueKind.String } literal) splitter = RegexSplitter.FromLiteral(literal.GetString()!);
-        else throw new InvalidFileException(path, $"'{where}.pattern' must be {{\"Regex\": …}} or {{\"String\": …}}");
-        string behaviorName = RequiredString(node, "behavior", path, where);
-        if (!Enum.TryParse<SplitBehavior>(behaviorName, ignoreCase: false, out var behavior) || !Enum.IsDefined(behavior))
-            throw Unsupported(path, where + ".behavior", behaviorName);
-        return new SplitStep(splitter, behavior, OptionalBool(node, "invert", path, where) ?? false);
-    }
-
     /// <summary>Finds a TemplateProcessing (alone or in a Sequence) and the special token it puts before "$A".</summary>
     private static (bool Declared, (string, int)? Bos) ReadPostProcessor(JsonElement? element, string path)
     {
@@ -210,22 +195,4 @@ internal sealed class TokenizerJson
         return Optional(element, childrenKey) is { ValueKind: JsonValueKind.Array } children
                && children.EnumerateArray().Any(child => HasType(child, type, childrenKey));
     }
-
-    private static bool OnlyTypes(JsonElement node, string childrenKey, string type)
-    {
-        string? kind = Optional(node, "type") is { ValueKind: JsonValueKind.String } t ? t.GetString() : null;
-        if (kind == type) return true;
-        return kind == "Sequence" && Optional(node, childrenKey) is { ValueKind: JsonValueKind.Array } children
-               && children.GetArrayLength() > 0 && children.EnumerateArray().All(child => OnlyTypes(child, childrenKey, type));
-    }
-
-    private static string Describe(JsonElement? node)
-    {
-        if (node is null) return "null";
-        string text = node.Value.GetRawText();
-        return text.Length > 200 ? text[..200] + "…" : text;
-    }
-
-    private static MixLoraException Unsupported(string path, string key, string value) =>
-        new($"{path}: '{key}' = \"{value}\" is not supported by this byte-level BPE loader");
 }

@@ -6,39 +6,46 @@ namespace MixLora.Tokenization;
 public static class TokenizerLoader
 {
     public const string TokenizerJsonName = "tokenizer.json";
+    public const string CompressedTokenizerJsonName = "tokenizer.json.gz";
     public const string SentencePieceModelName = "tokenizer.model";
     public const string TokenizerConfigName = "tokenizer_config.json";
     public const string ModelConfigName = "config.json";
 
     /// <summary>
-    /// Loads a model folder's tokenizer: tokenizer.json when it is a byte-level BPE tokenizer (Llama-3, Qwen),
-    /// otherwise tokenizer.model (SentencePiece: LLaMA-2, Mistral, Gemma). tokenizer_config.json supplies the
+    /// Loads a model folder's tokenizer from tokenizer.json (or a gzip-compressed tokenizer.json.gz when there is no
+    /// tokenizer.json) or tokenizer.model. A byte-level BPE tokenizer.json (Llama-3, Qwen) is used as is. A
+    /// SentencePiece-style tokenizer.json (Gemma, Llama-2/Mistral/Phi-3 "fast") is used only when the folder has no
+    /// tokenizer.model; the SentencePiece model it was converted from comes first, as it did before this loader
+    /// read such files (GGUF export takes its piece scores and types from it). tokenizer_config.json supplies the
     /// special tokens and add_bos_token; config.json's bos/eos/pad ids are the fallback.
     /// </summary>
     public static ITextTokenizer FromFolder(string modelDir)
     {
         ArgumentNullException.ThrowIfNull(modelDir);
         if (!Directory.Exists(modelDir)) throw new MixLoraException($"{modelDir}: model folder not found");
-        string jsonPath = Path.Combine(modelDir, TokenizerJsonName);
+        string? jsonPath = FindTokenizerJson(modelDir);
         string spmPath = Path.Combine(modelDir, SentencePieceModelName);
         string configPath = Path.Combine(modelDir, TokenizerConfigName);
         var settings = TokenizerSettings.Load(File.Exists(configPath) ? configPath : null, Path.Combine(modelDir, ModelConfigName));
 
-        if (File.Exists(jsonPath))
+        if (jsonPath != null)
         {
             using var document = JsonFileReader.Parse(jsonPath);
-            if (TokenizerJson.IsByteLevel(document.RootElement)) return new ByteLevelBpeTokenizer(TokenizerJson.Read(document.RootElement, jsonPath), settings);
-            if (!File.Exists(spmPath))
-                throw new MixLoraException(
-                    $"{jsonPath}: only byte-level BPE tokenizer.json files are supported, and there is no {SentencePieceModelName} to use instead");
+            if (TokenizerJson.IsByteLevel(document.RootElement) || !File.Exists(spmPath))
+                return new BpeJsonTokenizer(TokenizerJson.Read(document.RootElement, jsonPath), settings);
         }
         if (File.Exists(spmPath)) return new SentencePieceTokenizer(SentencePieceModelFile.Read(spmPath), settings);
-        throw new MixLoraException($"{modelDir}: no tokenizer found (expected {TokenizerJsonName} or {SentencePieceModelName})");
+        throw new MixLoraException($"{modelDir}: no tokenizer found (expected {TokenizerJsonName}, {CompressedTokenizerJsonName} or {SentencePieceModelName})");
     }
 
+    /// <summary>The folder's tokenizer.json, else its tokenizer.json.gz, else null.</summary>
+    internal static string? FindTokenizerJson(string modelDir) =>
+        new[] { TokenizerJsonName, CompressedTokenizerJsonName }.Select(name => Path.Combine(modelDir, name)).FirstOrDefault(File.Exists);
+
     /// <summary>
-    /// Loads one tokenizer file: a tokenizer.json (byte-level BPE) or a SentencePiece model.
-    /// <paramref name="tokenizerConfigPath"/> optionally names a tokenizer_config.json.
+    /// Loads one tokenizer file: a tokenizer.json (byte-level or SentencePiece-style BPE; ".json.gz" when
+    /// gzip-compressed) or a SentencePiece model. <paramref name="tokenizerConfigPath"/> optionally names a
+    /// tokenizer_config.json.
     /// </summary>
     public static ITextTokenizer FromFile(string tokenizerPath, string? tokenizerConfigPath = null)
     {
@@ -48,11 +55,10 @@ public static class TokenizerLoader
             throw new MixLoraException($"{tokenizerConfigPath}: tokenizer config file not found");
         var settings = TokenizerSettings.Load(tokenizerConfigPath, null);
 
-        if (!LooksLikeJson(tokenizerPath)) return new SentencePieceTokenizer(SentencePieceModelFile.Read(tokenizerPath), settings);
+        if (!JsonFileReader.IsGzip(tokenizerPath) && !LooksLikeJson(tokenizerPath))
+            return new SentencePieceTokenizer(SentencePieceModelFile.Read(tokenizerPath), settings);
         using var document = JsonFileReader.Parse(tokenizerPath);
-        if (!TokenizerJson.IsByteLevel(document.RootElement))
-            throw new MixLoraException($"{tokenizerPath}: only byte-level BPE tokenizer.json files are supported (no ByteLevel pre-tokenizer found)");
-        return new ByteLevelBpeTokenizer(TokenizerJson.Read(document.RootElement, tokenizerPath), settings);
+        return new BpeJsonTokenizer(TokenizerJson.Read(document.RootElement, tokenizerPath), settings);
     }
 
     /// <summary>

@@ -38,6 +38,20 @@ internal static class Utf8Text
         }
     }
 
+    /// <summary>
+    /// How many bytes at the end of <paramref name="bytes"/> start a UTF-8 sequence that is valid so far but cut
+    /// off (0 to 3): the bytes a streaming decoder holds back until the rest of the character arrives.
+    /// </summary>
+    public static int IncompleteTailLength(ReadOnlySpan<byte> bytes)
+    {
+        for (int length = 1; length <= Math.Min(3, bytes.Length); length++)
+        {
+            var (status, scanned) = ScanSequence(bytes[^length..]);
+            if (status == SequenceStatus.Incomplete && scanned == length) return length;
+        }
+        return 0;
+    }
+
     /// <summary>Replaces unpaired UTF-16 surrogates with U+FFFD, so the text can be normalized and UTF-8 encoded.</summary>
     public static string ReplaceLoneSurrogates(string text)
     {

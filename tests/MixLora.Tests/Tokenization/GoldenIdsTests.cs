@@ -5,7 +5,7 @@ namespace MixLora.Tests.Tokenization;
 /// <summary>Every golden string of every bundled tokenizer: exact ids without special tokens, and decoded text.</summary>
 public class GoldenIdsTests
 {
-    public static TheoryData<string, int> AllCases => TokenizerGolden.CaseRows("llama2", "tok512", "qwen3", "llama3");
+    public static TheoryData<string, int> AllCases => TokenizerGolden.CaseRows("llama2", "tok512", "qwen3", "llama3", "gemma3");
 
     [Theory]
     [MemberData(nameof(AllCases))]
@@ -29,6 +29,7 @@ public class GoldenIdsTests
     [InlineData("tok512")]
     [InlineData("qwen3")]
     [InlineData("llama3")]
+    [InlineData("gemma3")]
     public void GoldenCoversEveryTestString(string model)
     {
         var strings = TokenizerGolden.Strings();

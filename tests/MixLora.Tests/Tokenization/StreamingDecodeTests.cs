@@ -6,7 +6,7 @@ namespace MixLora.Tests.Tokenization;
 /// </summary>
 public class StreamingDecodeTests
 {
-    public static TheoryData<string, int> CasesWithoutCleanUp => TokenizerGolden.CaseRows("llama2", "tok512", "qwen3");
+    public static TheoryData<string, int> CasesWithoutCleanUp => TokenizerGolden.CaseRows("llama2", "tok512", "qwen3", "gemma3");
 
     [Theory]
     [MemberData(nameof(CasesWithoutCleanUp))]

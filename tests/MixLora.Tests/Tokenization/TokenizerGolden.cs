@@ -11,6 +11,7 @@ public static class TokenizerGolden
 
     private static readonly Lazy<JsonDocument> Spm = new(() => Load("spm_golden.json"));
     private static readonly Lazy<JsonDocument> Hf = new(() => Load("hf_golden.json"));
+    private static readonly Lazy<JsonDocument> Gemma3 = new(() => Load("gemma3_golden.json"));
 
     private static readonly Dictionary<string, Lazy<ITextTokenizer>> Tokenizers = new()
     {
@@ -18,11 +19,16 @@ public static class TokenizerGolden
         ["tok512"] = new(() => TokenizerLoader.FromFile(RepoPaths.Asset("stories260K", "tok512.model"))),
         ["qwen3"] = new(() => TokenizerLoader.FromFolder(RepoPaths.Asset("tokenizers", "qwen3"))),
         ["llama3"] = new(() => TokenizerLoader.FromFolder(RepoPaths.Asset("tokenizers", "llama3"))),
+        // tokenizer.json.gz (the 33 MB tokenizer.json gzip-compressed) and tokenizer_config.json.
+        ["gemma3"] = new(() => TokenizerLoader.FromFolder(RepoPaths.Asset("tokenizers", "gemma3"))),
     };
 
     public static ITextTokenizer Tokenizer(string model) => Tokenizers[model].Value;
 
     public static JsonElement SpmModel(string model) => Spm.Value.RootElement.GetProperty(model);
+
+    /// <summary>gemma3_golden.json's "gemma3" object: cases, bos_id, eos_token_ids, hello_with_special_tokens.</summary>
+    public static JsonElement Gemma3Reference => Gemma3.Value.RootElement.GetProperty("gemma3");
 
     public static IReadOnlyList<string> Strings()
     {
@@ -33,7 +39,7 @@ public static class TokenizerGolden
     public static IReadOnlyList<Case> Cases(string model)
     {
         bool isSpm = model is "llama2" or "tok512";
-        var root = isSpm ? Spm.Value.RootElement : Hf.Value.RootElement;
+        var root = isSpm ? Spm.Value.RootElement : model == "gemma3" ? Gemma3.Value.RootElement : Hf.Value.RootElement;
         string idsKey = isSpm ? "ids_no_bos" : "ids_no_special";
         return root.GetProperty(model).GetProperty("cases").EnumerateArray()
             .Select(c => new Case(

@@ -62,8 +62,8 @@ public class TokenizerLoaderErrorTests
 
     [Theory]
     [InlineData("pre_tokenizer", """{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"ByteLevel"}]}""", "Digits")]
-    [InlineData("normalizer", """{"type":"Replace","pattern":{"String":" "},"content":"_"}""", "Replace")]
-    [InlineData("decoder", """{"type":"Sequence","decoders":[{"type":"ByteLevel"},{"type":"Strip","content":" ","start":1,"stop":0}]}""", "decoder")]
+    [InlineData("normalizer", """{"type":"BertNormalizer","clean_text":true}""", "'normalizer.type' = \"BertNormalizer\"")]
+    [InlineData("decoder", """{"type":"Sequence","decoders":[{"type":"ByteLevel"},{"type":"WordPiece","prefix":"##"}]}""", "'decoder.decoders[1].type' = \"WordPiece\"")]
     [InlineData("post_processor", """{"type":"RobertaProcessing","sep":["</s>",2],"cls":["<s>",0]}""", "RobertaProcessing")]
     [InlineData("pre_tokenizer", """{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\p{Han}+"},"behavior":"Isolated","invert":false},{"type":"ByteLevel"}]}""", @"\p{Han}+")]
     public void UnsupportedComponentsAreNamed(string component, string definition, string expectedInMessage)
@@ -89,9 +89,32 @@ public class TokenizerLoaderErrorTests
         Assert.Equal("sentencepiece", tokenizer.Kind);
         Assert.Equal(TokenizerGolden.Cases("tok512")[0].Ids, tokenizer.Encode(TokenizerGolden.Cases("tok512")[0].Text, addSpecialTokens: false));
 
+        // Without the model, the tokenizer.json itself is used; its vocabulary is empty, so nothing is encoded.
         File.Delete(dir.File("tokenizer.model"));
-        var error = Assert.Throws<MixLoraException>(() => TokenizerLoader.FromFolder(dir.Path));
-        Assert.Contains("byte-level", error.Message);
+        tokenizer = TokenizerLoader.FromFolder(dir.Path);
+        Assert.Equal("sentencepiece-json", tokenizer.Kind);
+        Assert.Empty(tokenizer.Encode("ab", addSpecialTokens: false));
+    }
+
+    [Theory]
+    [InlineData("model.dropout", "0.1", "'model.dropout' = \"0.1\"")]
+    [InlineData("normalizer", """{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Precompiled","precompiled_charsmap":"AA=="}]}""", "'normalizer.normalizers[1].type' = \"Precompiled\"")]
+    [InlineData("pre_tokenizer", """{"type":"Metaspace","replacement":"▁","prepend_scheme":"sometimes","split":true}""", "'pre_tokenizer.prepend_scheme' = \"sometimes\"")]
+    [InlineData("pre_tokenizer", """{"type":"Whitespace"}""", "'pre_tokenizer.type' = \"Whitespace\"")]
+    [InlineData("decoder", """{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"CTC"}]}""", "'decoder.decoders[1].type' = \"CTC\"")]
+    [InlineData("decoder", """{"type":"Strip","content":"ab","start":1,"stop":0}""", "'decoder.content' must be one character")]
+    [InlineData("model.continuing_subword_prefix", "\"##\"", "'model.continuing_subword_prefix' = \"##\"")]
+    public void UnsupportedSentencePieceStyleComponentsNameTheKey(string key, string definition, string expectedInMessage)
+    {
+        var json = SyntheticTokenizerJson.SentencePieceStyle("\u2581ab", [("\u2581", "a")]);
+        var parts = key.Split('.');
+        var parent = parts.Length == 2 ? json[parts[0]]!.AsObject() : json;
+        parent[parts[^1]] = JsonNode.Parse(definition);
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("tokenizer.json"), json.ToJsonString());
+        var error = Assert.ThrowsAny<MixLoraException>(() => TokenizerLoader.FromFolder(dir.Path));
+        Assert.StartsWith(dir.File("tokenizer.json") + ":", error.Message);
+        Assert.Contains(expectedInMessage, error.Message);
     }
 
     [Theory]

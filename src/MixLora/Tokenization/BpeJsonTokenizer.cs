@@ -1,10 +1,10 @@
-using System.Text;
-
 namespace MixLora.Tokenization;
 
 /// <summary>
-/// A byte-level BPE tokenizer.json (Llama-3, Qwen2/3) run by our own loader: added tokens are cut out of the raw
-/// text first, the rest is normalized, pre-tokenized (regex Split, ByteLevel) and merged by the BPE model.
+/// A tokenizer.json with a BPE model, run by our own loader: byte-level files (Llama-3, Qwen2/3) and
+/// SentencePiece-style files with '▁' for spaces and byte fallback (Gemma, Llama-2/Mistral/Phi-3 "fast"). Added
+/// tokens are cut out of the raw text first; each stretch between them is normalized, pre-tokenized and merged by
+/// the BPE model. Decoding maps ids to token strings and runs the file's decoder steps over them.
 /// </summary>
 /// <remarks>
 /// BOS: tokenizer_config.json's add_bos_token decides when present; otherwise a TemplateProcessing post-processor
@@ -12,21 +12,24 @@ namespace MixLora.Tokenization;
 /// early Llama-3 files) BOS is added iff tokenizer_config.json names a bos_token (Llama-3 does, Qwen sets null).
 /// Added tokens are all matched against the raw text, including those marked "normalized".
 /// </remarks>
-internal sealed class ByteLevelBpeTokenizer : ITextTokenizer
+internal sealed class BpeJsonTokenizer : ITextTokenizer
 {
     private readonly BpeModel _model;
     private readonly Func<string, string> _normalizer;
     private readonly PreTokenizerPipeline _preTokenizer;
+    private readonly DecoderPipeline _decoder;
     private readonly AddedTokenSplitter _addedTokens;
     private readonly Dictionary<int, AddedTokenSpec> _addedById = new();
     private readonly string?[] _idToToken;
     private readonly bool _cleanUpSpaces;
 
-    public ByteLevelBpeTokenizer(TokenizerJson json, TokenizerSettings settings)
+    public BpeJsonTokenizer(TokenizerJson json, TokenizerSettings settings)
     {
-        _model = new BpeModel(json.Vocab, json.Merges, json.IgnoreMerges, json.FilePath);
+        _model = new BpeModel(json);
         _normalizer = json.Normalizer;
         _preTokenizer = json.PreTokenizer;
+        _decoder = json.Decoder;
+        Kind = json.ByteLevel ? "byte-level-bpe" : "sentencepiece-json";
 
         // tokenizer.json's added tokens are authoritative; tokenizer_config.json may only add new ones.
         foreach (var token in json.AddedTokens) _addedById[token.Id] = token;
@@ -52,7 +55,7 @@ internal sealed class ByteLevelBpeTokenizer : ITextTokenizer
         AddBos = addBos && BosId != null;
     }
 
-    public string Kind => "byte-level-bpe";
+    public string Kind { get; }
     public int VocabSize { get; }
     public int? BosId { get; }
     public int? EosId { get; }
@@ -61,25 +64,23 @@ internal sealed class ByteLevelBpeTokenizer : ITextTokenizer
     public bool AddBos { get; }
 
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) =>
-        _addedTokens.Encode(text, addSpecialTokens && AddBos ? BosId : null, (plain, ids) =>
+        _addedTokens.Encode(text, addSpecialTokens && AddBos ? BosId : null, (plain, atStart, ids) =>
         {
-            foreach (var piece in _preTokenizer.Run(_normalizer(plain))) _model.Encode(piece, ids);
+            foreach (var piece in _preTokenizer.Run(_normalizer(plain), atStart)) _model.Encode(piece.Text, ids);
         });
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new List<byte>();
+        var tokens = new List<string>();
         foreach (int id in ids)
         {
             if (id < 0 || id >= _idToToken.Length || _idToToken[id] is not string token) continue;
             if (skipSpecialTokens && _addedById.TryGetValue(id, out var added) && added.Special) continue;
-            ByteLevelAlphabet.AppendBytes(token, bytes);
+            tokens.Add(token);
         }
-        var text = new StringBuilder(bytes.Count);
-        Utf8Text.DecodeLossy(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes), text,
-            replacePerByte: false, holdBackIncompleteTail: true);
-        return _cleanUpSpaces ? TokenizationCleanup.Apply(text.ToString()) : text.ToString();
+        string text = _decoder.Decode(tokens);
+        return _cleanUpSpaces ? TokenizationCleanup.Apply(text) : text;
     }
 
     public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
