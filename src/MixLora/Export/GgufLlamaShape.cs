@@ -17,12 +17,17 @@ internal sealed class GgufLlamaShape
         Config = config;
         Experts = experts;
         ExpertsUsed = expertsUsed;
-        Arch = config.ModelType is "qwen3" or "gemma" or "gemma2" ? config.ModelType : "llama";
+        Arch = config.ModelType switch
+        {
+            "qwen3" or "gemma" or "gemma2" => config.ModelType,
+            "gemma3_text" => "gemma3",
+            _ => "llama",
+        };
     }
 
     public ModelConfig Config { get; }
 
-    /// <summary>llama.cpp's architecture name: "llama", "qwen3", "gemma" or "gemma2".</summary>
+    /// <summary>llama.cpp's architecture name: "llama", "qwen3", "gemma", "gemma2" or "gemma3".</summary>
     public string Arch { get; }
 
     /// <summary>
@@ -35,7 +40,7 @@ internal sealed class GgufLlamaShape
     /// Gemma's RMSNorm multiplies by (1 + w); llama.cpp's gemma graph multiplies by the stored weight, so its converter
     /// stores 1 + w, and so do we.
     /// </summary>
-    public bool NormWeightsPlusOne => Arch is "gemma" or "gemma2";
+    public bool NormWeightsPlusOne => Arch is "gemma" or "gemma2" or "gemma3";
 
     /// <summary>Experts per MoE layer (0 for a dense model).</summary>
     public int Experts { get; }
@@ -65,6 +70,9 @@ internal sealed class GgufLlamaShape
                     throw new MixLoraException("config.json: attn_logit_softcapping and final_logit_softcapping must both be set to export gemma2 to GGUF " +
                                                "(llama.cpp's gemma2 architecture always caps)");
                 goto case "gemma";
+            case "gemma3_text":
+                RequireGemma3Layout(config);
+                goto case "gemma";
             case "gemma":
                 if (!config.TiedHead)
                     throw new MixLoraException("config.json: tie_word_embeddings false cannot be exported to GGUF (llama.cpp's gemma architecture reads the head from the embeddings)");
@@ -79,7 +87,7 @@ internal sealed class GgufLlamaShape
         }
         // llama.cpp's llama, qwen3 and gemma graphs attend to the whole context; a window shorter than it would change the
         // outputs. Its gemma2 graph has Gemma 2's window on even layers.
-        if (config.ModelType != "gemma2" && Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
+        if (config.ModelType is not ("gemma2" or "gemma3_text") && Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
                                        "llama.cpp's graph for it has no sliding-window attention, so this model cannot be exported to GGUF");
         string activation = config.IsGemma ? "gelu_pytorch_tanh" : "silu";
@@ -87,6 +95,27 @@ internal sealed class GgufLlamaShape
             throw new MixLoraException($"config.json: {(config.IsGemma ? "hidden_activation" : "hidden_act")} \"{config.Activation}\" cannot be exported to GGUF " +
                                        $"(llama.cpp's graph for {config.ModelType} uses {activation})");
         return new GgufLlamaShape(config, experts, used);
+    }
+
+    /// <summary>
+    /// llama.cpp's gemma3 graph fixes what Gemma 3's config may vary: every sixth layer global, local layers rotated with
+    /// base 10,000 and no scaling, scores scaled by head_dim^−½, no soft caps.
+    /// </summary>
+    private static void RequireGemma3Layout(ModelConfig config)
+    {
+        string? problem = null;
+        if (config.AttentionScale != 1 / Math.Sqrt(config.HeadDim))
+            problem = $"query_pre_attn_scalar {config.QueryPreAttnScalar ?? 256} differs from head_dim {config.HeadDim}";
+        else if (config.AttentionSoftcap is { } cap)
+            problem = $"attn_logit_softcapping {cap} is set";
+        else if (config.FinalSoftcap is { } final)
+            problem = $"final_logit_softcapping {final} is set";
+        else if (config.LocalRopeBase != 10_000)
+            problem = $"rope_local_base_freq {config.LocalRopeBase} is not 10000";
+        else if (Enumerable.Range(0, config.NumHiddenLayers).Any(l => (config.SlidingWindowForLayer(l) is not null) != (l % 6 < 5)))
+            problem = "the local/global layers are not five local then one global";
+        if (problem is not null)
+            throw new MixLoraException($"config.json: {problem}; llama.cpp's gemma3 architecture assumes otherwise, so this model cannot be exported to GGUF");
     }
 
     /// <summary>The general and architecture metadata keys (the tokenizer's come from <see cref="GgufVocabulary"/>).</summary>
@@ -110,6 +139,16 @@ internal sealed class GgufLlamaShape
         {
             yield return new($"{Arch}.attention.key_length", (uint)c.HeadDim);
             yield return new($"{Arch}.attention.value_length", (uint)c.HeadDim);
+        }
+        if (Arch == "gemma3")
+        {
+            if (Enumerable.Range(0, c.NumHiddenLayers).Select(c.SlidingWindowForLayer).FirstOrDefault(w => w is not null) is { } window)
+                yield return new($"{Arch}.attention.sliding_window", (uint)window);
+            if (c.RopeScaling is { EffectiveType: "linear" } scaling)
+            {
+                yield return new($"{Arch}.rope.scaling.type", "linear");
+                yield return new($"{Arch}.rope.scaling.factor", (float)scaling.Factor);
+            }
         }
         if (Arch == "gemma2")
         {

@@ -61,7 +61,8 @@ internal static partial class GgufLlamaTensors
                 {
                     "attn_q" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.NumAttentionHeads),
                     "attn_k" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.KeyValueHeads),
-                    "attn_norm" or "ffn_norm" or "post_attention_norm" or "post_ffw_norm" when shape.NormWeightsPlusOne => value + 1,
+                    "attn_norm" or "ffn_norm" or "post_attention_norm" or "post_ffw_norm" or "attn_q_norm" or "attn_k_norm"
+                        when shape.NormWeightsPlusOne => value + 1,
                     _ => value,
                 }));
                 continue;

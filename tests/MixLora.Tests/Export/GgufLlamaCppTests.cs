@@ -1,3 +1,4 @@
+using MixLora.Config;
 using System.Text.Json;
 using MixLora.Adapters;
 using MixLora.Export;
@@ -142,7 +143,7 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
     /// the qwen3 family (per-head q/k norms, llama.cpp's qwen3 architecture), tied and untied, and gemma ((1 + w) norms
     /// stored as llama.cpp's converter stores them, scaled embeddings, GeGLU).
     /// </summary>
-    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied", "gemma", "gemma2" };
+    public static TheoryData<string> Variants => new() { "untied", "llama3-rope", "bias", "head-dim", "qwen3", "qwen3-tied", "gemma", "gemma2", "gemma3" };
 
     [Theory]
     [MemberData(nameof(Variants))]
@@ -157,6 +158,12 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
             "qwen3-tied" => TinyModels.Config(family: "qwen3", vocab: 512, hidden: 64, tied: true),
             "gemma" => TinyModels.Config(family: "gemma", vocab: 512, hidden: 64, tied: true) with { HeadDimOverride = 32 },
             // Soft caps that bite on these logits, a window of 5 on the 48-token prompt, scores scaled by head_dim^−½.
+            // Six layers: five local (window 5, base 10,000) and a global one (its own base, linear scaling), q/k norms.
+            "gemma3" => TinyModels.Config(family: "gemma3_text", vocab: 512, hidden: 64, tied: true, layers: 6) with
+            {
+                HeadDimOverride = 32, QueryPreAttnScalar = 32, SlidingWindow = 5, SlidingWindowPattern = 6, RopeTheta = 50_000,
+                RopeLocalBaseFreq = 10_000, RopeScaling = new RopeScalingConfig { RopeType = "linear", Factor = 4 },
+            },
             "gemma2" => TinyModels.Config(family: "gemma2", vocab: 512, hidden: 64, tied: true) with
             {
                 HeadDimOverride = 32, QueryPreAttnScalar = 32, SlidingWindow = 5,
@@ -177,8 +184,10 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
         // Random init gives logits below 1, so 1e-3 would hide real mistakes; fp32 on both sides agrees to ~1e-7. Gemma's
         // GELU goes through llama.cpp's f16 lookup table on the CPU (about 1e-3 relative per activation): 7e-5 measured.
         // Gemma 2 norms the FFN output, which scales that error up to the residual stream's size: 4–5e-4 measured, the
-        // same with the window and caps switched off (so neither adds to it).
-        double tolerance = variant switch { "gemma" => 5e-4, "gemma2" => 1e-3, _ => 1e-5 };
+        // same with the window and caps switched off (so neither adds to it). Gemma 3 (six layers, q/k norms): 1.9e-3,
+        // and 2.0e-3 with five local layers only and without rope scaling, so neither the global layer nor its scaling
+        // adds to it (a wrong local/global pattern, rope base or norm shift moves these logits by far more).
+        double tolerance = variant switch { "gemma" => 5e-4, "gemma2" => 1e-3, "gemma3" => 3e-3, _ => 1e-5 };
         Assert.True(error < tolerance, $"max logit difference {error}");
     }
 }
