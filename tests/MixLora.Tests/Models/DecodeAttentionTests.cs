@@ -40,6 +40,27 @@ public class DecodeAttentionTests
     }
 
     [Fact]
+    public void AnotherScaleAndSoftCappedScoresEqualTheirDefinition()
+    {
+        var g = new Generator(29);
+        using var q = randn([2, 4, 1, 16], generator: g) * 3;                    // large scores, so the cap of 0.7 bites
+        using var k = randn([2, 2, 11, 16], generator: g);
+        using var v = randn([2, 2, 11, 16], generator: g);
+        using var mask = rand([2, 1, 1, 11], generator: g).gt(0.3).logical_or(arange(11).eq(10).view(1, 1, 1, 11));
+        using var _ = no_grad();
+        const double scale = 0.2, cap = 0.7;
+        using var actual = DecodeAttention.TryForward(q, k, v, mask, scale, cap);
+        Assert.NotNull(actual);
+        using var kx = k.repeat_interleave(2, dim: 1);
+        using var vx = v.repeat_interleave(2, dim: 1);
+        using var scores = (matmul(q, kx.transpose(-2, -1)) * scale / cap).tanh() * cap;     // [2, 4, 1, 11]
+        using var expected = matmul(scores.masked_fill(mask.logical_not(), float.NegativeInfinity).softmax(-1), vx);
+        TensorAssert.Close(expected, actual, 1e-5, "scaled, capped decode attention");
+        using var uncapped = DecodeAttention.TryForward(q, k, v, mask, scale);
+        Assert.True(TensorAssert.MaxAbsDiff(expected, uncapped!) > 1e-2, "the cap changes the output");
+    }
+
+    [Fact]
     public void WhatItCannotTakeGoesToLibtorch()
     {
         using var _ = no_grad();
