@@ -11,13 +11,13 @@ namespace MixLora.Models;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter _weight;
-    private readonly Tensor _scale;   // w, or 1 + w (fp32, formed once as HF forms it on every call)
+    private Tensor? _shifted;   // Gemma: 1 + w (fp32, formed once as HF forms it on every call); null for LLaMA
     private readonly double _eps;
 
     public RmsNorm(Tensor weight, double eps, bool addOne = false) : base(nameof(RmsNorm))
     {
         _weight = new Parameter(weight, requires_grad: false);
-        _scale = addOne ? (_weight.detach().to(ScalarType.Float32) + 1).DetachFromDisposeScope() : _weight;
+        _shifted = addOne ? ShiftedWeight() : null;
         _eps = eps;
         register_parameter("weight", _weight);
     }
@@ -27,17 +27,26 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (Kernels.DecodeElementwise.TryRmsNorm(x, _scale, _eps) is { } fast) return fast;    // a decode step's few rows
+        if (_shifted is not null && _shifted.device != _weight.device)
+        {
+            // The model moved to another device (model.to): 1 + w is no registered tensor, so it follows here.
+            _shifted.Dispose();
+            _shifted = ShiftedWeight();
+        }
+        var scale = _shifted ?? _weight;
+        if (Kernels.DecodeElementwise.TryRmsNorm(x, scale, _eps) is { } fast) return fast;    // a decode step's few rows
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
         var variance = x32.pow(2).mean([-1L], keepdim: true);      // [..., H] -> [..., 1]
         var normalised = (x32 * (variance + _eps).rsqrt()).to(x.dtype);
-        return (_scale * normalised).to(x.dtype).MoveToOuterDisposeScope();
+        return (scale * normalised).to(x.dtype).MoveToOuterDisposeScope();
     }
+
+    private Tensor ShiftedWeight() => (_weight.detach().to(ScalarType.Float32) + 1).DetachFromDisposeScope();
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !ReferenceEquals(_scale, _weight)) _scale.Dispose();
+        if (disposing) _shifted?.Dispose();
         base.Dispose(disposing);
     }
 }
