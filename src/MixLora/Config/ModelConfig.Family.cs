@@ -35,6 +35,9 @@ public sealed partial record ModelConfig
     /// <summary>Gemma 3: the RoPE base of the local (sliding-window) layers, which use no rope scaling (default 10,000).</summary>
     [JsonPropertyName("rope_local_base_freq")] public double? RopeLocalBaseFreq { get; init; }
 
+    /// <summary>Phi's share of each head that is rotated; the families this build runs rotate whole heads.</summary>
+    [JsonPropertyName("partial_rotary_factor")] public double? PartialRotaryFactor { get; init; }
+
     [JsonIgnore] public bool IsGemma => ModelType is "gemma" or "gemma2" or "gemma3_text";
 
     /// <summary>The FFN activation: Gemma's hidden_activation, else hidden_act.</summary>
@@ -118,6 +121,8 @@ public sealed partial record ModelConfig
         foreach (var (key, element) in new[] { ("attn_logit_softcapping", AttnLogitSoftcapping), ("final_logit_softcapping", FinalLogitSoftcapping) })
             if (element.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null) && !(element.ValueKind == JsonValueKind.Number && element.GetDouble() > 0))
                 throw new InvalidFileException(file, $"{key} must be a positive number or null, got {element.GetRawText()}");
+        if (PartialRotaryFactor is { } partial && partial != 1.0)
+            throw new InvalidFileException(file, $"partial_rotary_factor {partial} is not supported for model_type \"{ModelType}\" (only whole heads are rotated)");
         if (QueryPreAttnScalar is <= 0) throw new InvalidFileException(file, $"query_pre_attn_scalar must be > 0, got {QueryPreAttnScalar}");
         if (SlidingWindowPattern is <= 0) throw new InvalidFileException(file, $"sliding_window_pattern must be > 0, got {SlidingWindowPattern}");
         if (RopeLocalBaseFreq is <= 0) throw new InvalidFileException(file, $"rope_local_base_freq must be > 0, got {RopeLocalBaseFreq}");

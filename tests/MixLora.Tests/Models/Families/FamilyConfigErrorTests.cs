@@ -23,6 +23,7 @@ public class FamilyConfigErrorTests
     [InlineData("gemma", ", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2}", "rope_scaling is not supported for model_type \"gemma\"")]
     [InlineData("gemma", ", \"hidden_activation\": \"gelu_fast\"", "hidden_activation \"gelu_fast\" is not supported")]
     [InlineData("phi4", "", "model_type \"phi4\" is not supported")]
+    [InlineData("llama", ", \"partial_rotary_factor\": 0.5", "partial_rotary_factor 0.5 is not supported for model_type \"llama\"")]
     public void UnsupportedValuesAreNamed(string type, string extra, string expected)
     {
         var error = Assert.Throws<InvalidFileException>(() => Load(type, extra));
