@@ -151,7 +151,7 @@ public static class TrainStepWorker
         {
             // As the trainer does: the loss straight from the hidden states, without the [B, T, V] logits.
             var output = model.ForwardHidden(ids);
-            var total = ChunkedCausalLmLoss.Compute(output.Hidden, model.LmHeadWeight, ids);
+            var total = ChunkedCausalLmLoss.Compute(model, output.Hidden, ids);
             if (adapter.AuxiliaryLoss(output.RouterLogits) is { } aux) total = total + aux;
             forward = clock.Elapsed.TotalSeconds;
             total.backward();

@@ -37,7 +37,7 @@ public static class HeldOutEvaluation
                 var labels = tensor(example.LabelMask.Select(i => (long)i).ToArray(), device: device).unsqueeze(0);
                 // The loss from the hidden states a chunk of rows at a time: never a [1, T, V] logits tensor (large vocabularies).
                 using var output = model.ForwardHidden(ids);
-                loss = ChunkedCausalLmLoss.Compute(output.Hidden, model.LmHeadWeight, ids, labels, softcap: model.Config.FinalSoftcap).item<float>();
+                loss = ChunkedCausalLmLoss.Compute(model, output.Hidden, ids, labels).item<float>();
             }
             var promptIds = PromptEncoding.Encode(tokenizer, item.Prompt);
             var continuation = tokenizer.Decode(generator.Generate(promptIds, greedy, stopIds ?? []).ToList());

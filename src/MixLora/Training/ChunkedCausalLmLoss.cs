@@ -38,6 +38,13 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows, needsGradient, softcap));
     }
 
+    /// <summary>
+    /// The loss of <paramref name="model"/>'s own head on its final hidden states, with the final-logit soft cap its
+    /// family has (Gemma 2): what a training step wants, without the caller pairing head weight and cap by hand.
+    /// </summary>
+    public static Tensor Compute(Models.CausalLM model, Tensor hidden, Tensor inputIds, Tensor? labelMask = null) =>
+        Compute(hidden, model.LmHeadWeight, inputIds, labelMask, softcap: model.Config.FinalSoftcap);
+
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var hidden = (Tensor)vars[0];

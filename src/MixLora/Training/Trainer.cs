@@ -186,8 +186,8 @@ public sealed class Trainer
             var task = part.Task;
             var ids = batch.Ids.narrow(0, rows.Start, rows.Count);
             var mask = batch.AttentionMask.narrow(0, rows.Start, rows.Count);
-            var lm = ChunkedCausalLmLoss.Compute(output.Hidden.narrow(0, rows.Start, rows.Count), _model.Model.LmHeadWeight, ids,
-                batch.LabelMask.narrow(0, rows.Start, rows.Count), softcap: _model.Model.Config.FinalSoftcap);
+            var lm = ChunkedCausalLmLoss.Compute(_model.Model, output.Hidden.narrow(0, rows.Start, rows.Count), ids,
+                batch.LabelMask.narrow(0, rows.Start, rows.Count));
             var aux = task.Adapter.AuxiliaryLoss(output.RouterLogitsOf(task.Adapter), mask);
             double lmValue = lm.item<float>();
             double? auxValue = aux?.item<float>();

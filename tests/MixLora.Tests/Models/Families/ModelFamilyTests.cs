@@ -133,7 +133,7 @@ public class ModelFamilyTests
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
             using var output = model.ForwardHidden(ids);
-            var loss = ChunkedCausalLmLoss.Compute(output.Hidden, model.LmHeadWeight, ids, softcap: model.Config.FinalSoftcap);
+            var loss = ChunkedCausalLmLoss.Compute(model, output.Hidden, ids);
             if (adapter.AuxiliaryLoss(output.RouterLogitsOf(adapter)) is { } aux) loss = loss + aux;
             loss.backward();
             optimizer.step();
