@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace MixLora.Export;
 
 /// <summary>
-/// What llama.cpp's <c>llama</c> architecture (dense LLaMA/Mistral, or a Mixtral-style MoE) or its <c>qwen3</c>
-/// architecture needs to know of a model's config.json, and the GGUF metadata keys that say it, as llama.cpp's own
-/// converter writes them.
+/// What llama.cpp's <c>llama</c> architecture (dense LLaMA/Mistral, or a Mixtral-style MoE) or its <c>qwen3</c>,
+/// <c>gemma</c>, <c>gemma2</c> and <c>gemma3</c> architectures need to know of a model's config.json, and the GGUF
+/// metadata keys that say it, as llama.cpp's own converter writes them.
 /// </summary>
 internal sealed class GgufLlamaShape
 {
@@ -83,7 +83,7 @@ internal sealed class GgufLlamaShape
                 (experts, used) = (config.LocalExperts, config.ExpertsPerToken);
                 break;
             default:
-                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma)");
+                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma, gemma2, gemma3_text)");
         }
         // llama.cpp's llama, qwen3 and gemma graphs attend to the whole context; a window shorter than it would change the
         // outputs. Its gemma2 graph has Gemma 2's window on even layers.
@@ -140,21 +140,19 @@ internal sealed class GgufLlamaShape
             yield return new($"{Arch}.attention.key_length", (uint)c.HeadDim);
             yield return new($"{Arch}.attention.value_length", (uint)c.HeadDim);
         }
-        if (Arch == "gemma3")
-        {
-            if (Enumerable.Range(0, c.NumHiddenLayers).Select(c.SlidingWindowForLayer).FirstOrDefault(w => w is not null) is { } window)
-                yield return new($"{Arch}.attention.sliding_window", (uint)window);
-            if (c.RopeScaling is { EffectiveType: "linear" } scaling)
-            {
-                yield return new($"{Arch}.rope.scaling.type", "linear");
-                yield return new($"{Arch}.rope.scaling.factor", (float)scaling.Factor);
-            }
-        }
+        // Gemma 2/3's window size (llama.cpp knows which layers it applies to).
+        if (Arch is "gemma2" or "gemma3"
+            && Enumerable.Range(0, c.NumHiddenLayers).Select(c.SlidingWindowForLayer).FirstOrDefault(w => w is not null) is { } window)
+            yield return new($"{Arch}.attention.sliding_window", (uint)window);
         if (Arch == "gemma2")
         {
             yield return new($"{Arch}.attn_logit_softcapping", (float)c.AttentionSoftcap!.Value);
             yield return new($"{Arch}.final_logit_softcapping", (float)c.FinalSoftcap!.Value);
-            if (c.SlidingWindowForLayer(0) is { } window) yield return new($"{Arch}.attention.sliding_window", (uint)window);
+        }
+        if (Arch == "gemma3" && c.RopeScaling is { EffectiveType: "linear" } scaling)
+        {
+            yield return new($"{Arch}.rope.scaling.type", "linear");
+            yield return new($"{Arch}.rope.scaling.factor", (float)scaling.Factor);
         }
         if (Experts > 0)
         {

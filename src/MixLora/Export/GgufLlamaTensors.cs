@@ -6,8 +6,8 @@ namespace MixLora.Export;
 
 /// <summary>
 /// Hugging Face LLaMA/Mixtral/Qwen3 checkpoint tensors under llama.cpp's names and layouts: Q and K rows reordered for
-/// the llama architecture's rotary pairing, Mixtral experts stacked into one tensor per projection, Qwen3's per-head
-/// q/k norms as attn_q_norm/attn_k_norm.
+/// the llama architecture's rotary pairing, Mixtral experts stacked into one tensor per projection, per-head q/k norms
+/// as attn_q_norm/attn_k_norm, Gemma's norms stored as 1 + w.
 /// </summary>
 internal static partial class GgufLlamaTensors
 {
@@ -45,25 +45,23 @@ internal static partial class GgufLlamaTensors
             var (module, suffix) = SplitSuffix(name);
             if (Global.TryGetValue(module, out var global))
             {
-                result.Add(($"{global}.{suffix}", global == "output_norm" && shape.NormWeightsPlusOne ? value + 1 : value));
+                result.Add(($"{global}.{suffix}", ShiftedNorm(global, value, shape)));
                 continue;
             }
             var layer = LayerName().Match(module);
             if (!layer.Success) throw Unmapped(name);
             string block = $"blk.{layer.Groups[1].Value}";
             string inner = layer.Groups[2].Value;
-            // Gemma 2's post_attention_layernorm norms the attention output (llama.cpp: post_attention_norm); the FFN's
-            // input norm is pre_feedforward_layernorm (ffn_norm).
-            if (shape.Config.HasSandwichNorms && inner == "post_attention_layernorm") inner = "post_attention_norm";
-            if (PerLayer.TryGetValue(inner, out var mapped) || inner == "post_attention_norm" && (mapped = inner) is not null)
+            // Gemma 2/3's post_attention_layernorm norms the attention output (llama.cpp: post_attention_norm); their
+            // FFN input norm is pre_feedforward_layernorm (ffn_norm).
+            string? mapped = shape.Config.HasSandwichNorms && inner == "post_attention_layernorm" ? "post_attention_norm" : PerLayer.GetValueOrDefault(inner);
+            if (mapped is not null)
             {
                 result.Add(($"{block}.{mapped}.{suffix}", mapped switch
                 {
                     "attn_q" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.NumAttentionHeads),
                     "attn_k" when shape.PermutesQueryKeyRows => PermuteForRope(value, shape.Config.KeyValueHeads),
-                    "attn_norm" or "ffn_norm" or "post_attention_norm" or "post_ffw_norm" or "attn_q_norm" or "attn_k_norm"
-                        when shape.NormWeightsPlusOne => value + 1,
-                    _ => value,
+                    _ => ShiftedNorm(mapped, value, shape),
                 }));
                 continue;
             }
@@ -101,6 +99,10 @@ internal static partial class GgufLlamaTensors
             .transpose(1, 2)                                             // -> [heads, D/2, 2, …]
             .reshape(shape);                                             // -> [heads·D, …]
     }
+
+    /// <summary>A Gemma norm weight w as 1 + w (every GGUF norm name ends in "_norm"); anything else as it is.</summary>
+    private static Tensor ShiftedNorm(string ggufName, Tensor value, GgufLlamaShape shape) =>
+        shape.NormWeightsPlusOne && ggufName.EndsWith("_norm", StringComparison.Ordinal) ? value + 1 : value;
 
     private static (string Module, string Suffix) SplitSuffix(string name)
     {
