@@ -99,6 +99,9 @@ public sealed partial record ModelConfig
         };
     }
 
+    /// <summary>Each layer's sliding window (null: full causal attention), in layer order.</summary>
+    [JsonIgnore] public IReadOnlyList<int?> LayerWindows => Enumerable.Range(0, NumHiddenLayers).Select(SlidingWindowForLayer).ToList();
+
     /// <summary>
     /// Gemma 3 rotates its local (sliding-window) layers with rope_local_base_freq and no scaling, its global layers
     /// with rope_theta and rope_scaling; every other family uses one RoPE everywhere.

@@ -87,7 +87,7 @@ internal sealed class GgufLlamaShape
         }
         // llama.cpp's llama, qwen3 and gemma graphs attend to the whole context; a window shorter than it would change the
         // outputs. Its gemma2 graph has Gemma 2's window on even layers.
-        if (config.ModelType is not ("gemma2" or "gemma3_text") && Enumerable.Range(0, config.NumHiddenLayers).Select(config.SlidingWindowForLayer).FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
+        if (config.ModelType is not ("gemma2" or "gemma3_text") && config.LayerWindows.FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
                                        "llama.cpp's graph for it has no sliding-window attention, so this model cannot be exported to GGUF");
         string activation = config.IsGemma ? "gelu_pytorch_tanh" : "silu";
@@ -112,7 +112,7 @@ internal sealed class GgufLlamaShape
             problem = $"final_logit_softcapping {final} is set";
         else if (config.LocalRopeBase != 10_000)
             problem = $"rope_local_base_freq {config.LocalRopeBase} is not 10000";
-        else if (Enumerable.Range(0, config.NumHiddenLayers).Any(l => (config.SlidingWindowForLayer(l) is not null) != (l % 6 < 5)))
+        else if (config.LayerWindows.Where((window, l) => (window is not null) != (l % 6 < 5)).Any())
             problem = "the local/global layers are not five local then one global";
         if (problem is not null)
             throw new MixLoraException($"config.json: {problem}; llama.cpp's gemma3 architecture assumes otherwise, so this model cannot be exported to GGUF");
@@ -142,7 +142,7 @@ internal sealed class GgufLlamaShape
         }
         // Gemma 2/3's window size (llama.cpp knows which layers it applies to).
         if (Arch is "gemma2" or "gemma3"
-            && Enumerable.Range(0, c.NumHiddenLayers).Select(c.SlidingWindowForLayer).FirstOrDefault(w => w is not null) is { } window)
+            && c.LayerWindows.FirstOrDefault(w => w is not null) is { } window)
             yield return new($"{Arch}.attention.sliding_window", (uint)window);
         if (Arch == "gemma2")
         {

@@ -32,9 +32,10 @@ public static class PretrainedModelDescription
     /// <summary>"none", "4096" (every layer), or "4096 on layers 0, 1, 2, 3, 4 (the others global)".</summary>
     private static string SlidingWindows(Config.ModelConfig c)
     {
-        var windowed = Enumerable.Range(0, c.NumHiddenLayers).Where(l => c.SlidingWindowForLayer(l) is not null).ToList();
+        var windows = c.LayerWindows;
+        var windowed = Enumerable.Range(0, windows.Count).Where(l => windows[l] is not null).ToList();
         if (windowed.Count == 0) return "none";
-        string size = c.SlidingWindowForLayer(windowed[0])!.Value.ToString();
+        string size = windows[windowed[0]]!.Value.ToString();
         return windowed.Count == c.NumHiddenLayers ? size : $"{size} on layers {string.Join(", ", windowed)} (the others global)";
     }
 }
