@@ -24,7 +24,7 @@ internal sealed class MoeBenchmarkCase
             return l;
         }
         Experts = Enumerable.Range(0, shape.Experts)
-            .Select(_ => new ExpertLoras { GateProj = Lora(Ffn.GateProj), UpProj = Lora(Ffn.UpProj), DownProj = Lora(Ffn.DownProj) })
+            .Select(_ => new ExpertLoras { GateProj = Lora(Ffn.GateProj!), UpProj = Lora(Ffn.UpProj), DownProj = Lora(Ffn.DownProj) })
             .ToList();
         Router = randn(new long[] { shape.Experts, shape.Hidden }, generator: g) * 0.02; // the reference's router init
         Hidden = randn(new long[] { shape.Batch, shape.Tokens / shape.Batch, shape.Hidden }, generator: g);

@@ -271,14 +271,15 @@ public sealed class Adapter : IDisposable
             var expert = new ExpertLoras
             {
                 GateProj = loras.GetValueOrDefault("gate_proj"),
-                UpProj = loras.GetValueOrDefault("up_proj"),
-                DownProj = loras.GetValueOrDefault("down_proj"),
+                UpProj = loras.GetValueOrDefault("up_proj") ?? loras.GetValueOrDefault("fc1"),
+                DownProj = loras.GetValueOrDefault("down_proj") ?? loras.GetValueOrDefault("fc2"),
+                GateUpProj = loras.GetValueOrDefault("gate_up_proj"),
             };
             expertLoras.Add(expert);
         }
         Tensor router;
         using (no_grad())
-            router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.DenseMlp.GateProj.Weight.device)
+            router = empty([experts, _model.Config.HiddenSize], dtype: ScalarType.Float32, device: layer.DenseMlp.DownProj.Weight.device)
                 .normal_(0, c.EffectiveRouterInitRange, generator);
         var block = new MixLoraFeedForward(i, router, expertLoras, MoeSettingsOf(c, Options.ExpertPath), c.EffectiveActFn(_model.Config), generator);
         _tensors[AdapterNames.Router(i)] = block.RouterWeight;
@@ -320,15 +321,19 @@ public sealed class Adapter : IDisposable
         Path = path,
     };
 
-    private static AdaptableLinear Projection(DecoderLayer layer, string name) => name switch
+    /// <summary>The frozen projection a target name denotes in this family's layer (Phi: fc1 is W3's place, fc2 W2's).</summary>
+    private AdaptableLinear Projection(DecoderLayer layer, string name) => name switch
     {
         "q_proj" => layer.SelfAttention.QProj,
         "k_proj" => layer.SelfAttention.KProj,
         "v_proj" => layer.SelfAttention.VProj,
-        "o_proj" => layer.SelfAttention.OProj,
-        "gate_proj" => layer.DenseMlp.GateProj,
-        "up_proj" => layer.DenseMlp.UpProj,
-        "down_proj" => layer.DenseMlp.DownProj,
-        _ => throw new MixLoraException($"target module \"{name}\" does not exist in this model (expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, down_proj, up_proj)"),
-    };
+        "qkv_proj" => layer.SelfAttention.QkvProj,
+        "o_proj" or "dense" => layer.SelfAttention.OProj,
+        "gate_proj" => layer.DenseMlp.GateUpProj is null ? layer.DenseMlp.GateProj : null,
+        "up_proj" => layer.DenseMlp.GateUpProj is null && layer.DenseMlp.GateProj is not null ? layer.DenseMlp.UpProj : null,
+        "fc1" => layer.DenseMlp.GateProj is null ? layer.DenseMlp.UpProj : null,
+        "down_proj" or "fc2" => layer.DenseMlp.DownProj,
+        "gate_up_proj" => layer.DenseMlp.GateUpProj,
+        _ => null,
+    } ?? throw new MixLoraException($"target module \"{name}\" does not exist in this model (model_type {_model.Config.ModelType})");
 }

@@ -3,8 +3,8 @@ namespace MixLora.Adapters;
 /// <summary>Official tensor-name prefixes of adapter files (spec §5.3).</summary>
 public static class AdapterNames
 {
-    public static readonly IReadOnlyList<string> AttentionProjections = ["q_proj", "k_proj", "v_proj", "o_proj"];
-    public static readonly IReadOnlyList<string> FeedForwardProjections = ["gate_proj", "down_proj", "up_proj"];
+    /// <summary>Every attention projection name of the supported families (Phi-3: qkv_proj; Phi: dense).</summary>
+    public static readonly IReadOnlyList<string> AttentionProjections = ["q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj", "dense"];
 
     public static bool IsAttention(string projection) => AttentionProjections.Contains(projection);
 

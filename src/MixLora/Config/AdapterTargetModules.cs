@@ -19,6 +19,18 @@ public static class AdapterTargetModules
     /// <summary>FFN projections of the LLaMA-style families: W1, W2, W3; these become MixLoRA experts.</summary>
     public static readonly IReadOnlyList<string> LlamaFeedForward = ["gate_proj", "down_proj", "up_proj"];
 
+    /// <summary>Phi-3's fused attention projections.</summary>
+    public static readonly IReadOnlyList<string> Phi3Attention = ["qkv_proj", "o_proj"];
+
+    /// <summary>Phi-3's FFN projections (gate_up_proj stacks W1 and W3); these become MixLoRA experts.</summary>
+    public static readonly IReadOnlyList<string> Phi3FeedForward = ["gate_up_proj", "down_proj"];
+
+    /// <summary>Phi's attention projections (dense is the output projection).</summary>
+    public static readonly IReadOnlyList<string> PhiAttention = ["q_proj", "k_proj", "v_proj", "dense"];
+
+    /// <summary>Phi's FFN projections; these become MixLoRA experts.</summary>
+    public static readonly IReadOnlyList<string> PhiFeedForward = ["fc1", "fc2"];
+
     /// <summary>m-LoRA ≤ 0.4 names of the FFN projections (w1 = gate, w2 = down, w3 = up), spec §5.5.</summary>
     public static readonly IReadOnlyDictionary<string, string> LegacyNames = new Dictionary<string, string>
     {
@@ -36,6 +48,8 @@ public static class AdapterTargetModules
         modelType switch
         {
             "llama" or "mistral" or "qwen2" or "qwen3" or "gemma" or "gemma2" or "gemma3_text" => (LlamaAttention, LlamaFeedForward),
+            "phi3" => (Phi3Attention, Phi3FeedForward),
+            "phi" => (PhiAttention, PhiFeedForward),
             // Mixtral's FFN is already a mixture of experts: adapters attach to its attention only.
             "mixtral" => (LlamaAttention, []),
             _ => throw new MixLoraException(

@@ -4,15 +4,15 @@ using System.Text.Json.Serialization;
 namespace MixLora.Config;
 
 /// <summary>
-/// The keys of a Hugging Face <c>config.json</c> that the LLaMA-family decoders read (llama, mistral, qwen2, qwen3,
-/// gemma, gemma2, gemma3_text, and mixtral, whose FFN is a sparse mixture of experts).
+/// The keys of a Hugging Face <c>config.json</c> that the decoders read (llama, mistral, qwen2, qwen3, gemma, gemma2,
+/// gemma3_text, phi3, phi, and mixtral, whose FFN is a sparse mixture of experts).
 /// Property names mirror the JSON keys; where a key is absent, the family's Hugging Face default applies (the derived
 /// properties in ModelConfig.Family.cs).
 /// </summary>
 public sealed partial record ModelConfig
 {
     /// <summary>Model families this build can run.</summary>
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "mixtral"];
+    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "phi", "mixtral"];
 
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "";
     [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; }
@@ -23,11 +23,13 @@ public sealed partial record ModelConfig
     [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; init; }
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
-    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
+    /// <summary>RMSNorm epsilon; absent: 1e-5 for phi3, else 1e-6 (see <see cref="NormEps"/>).</summary>
+    [JsonPropertyName("rms_norm_eps")] public double? RmsNormEps { get; init; }
     /// <summary>The RoPE base; absent: 1,000,000 for gemma3_text, else 10,000 (see <see cref="RopeBase"/>).</summary>
     [JsonPropertyName("rope_theta")] public double? RopeTheta { get; init; }
     [JsonPropertyName("rope_scaling")] public RopeScalingConfig? RopeScaling { get; init; }
-    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
+    /// <summary>The FFN activation; absent: gelu_new for phi, else silu (see <see cref="Activation"/>).</summary>
+    [JsonPropertyName("hidden_act")] public string? HiddenAct { get; init; }
     /// <summary>Absent: true for the Gemma families (HF's default there), else false (see <see cref="TiedHead"/>).</summary>
     [JsonPropertyName("tie_word_embeddings")] public bool? TieWordEmbeddings { get; init; }
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
@@ -61,11 +63,14 @@ public sealed partial record ModelConfig
     /// <summary>Per-head size: <c>head_dim</c> when given, else hidden_size / num_attention_heads.</summary>
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? FamilyHeadDim ?? HiddenSize / Math.Max(1, NumAttentionHeads);
 
-    /// <summary>Qwen2 has q/k/v biases (and no o_proj bias) whatever <c>attention_bias</c> says.</summary>
-    [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || (AttentionBias && !IsSparseMoe);
+    /// <summary>Qwen2 and Phi have q/k/v biases whatever <c>attention_bias</c> says; Mixtral and Phi-3 have none.</summary>
+    [JsonIgnore] public bool QkvBias => ModelType is "qwen2" or "phi" || (AttentionBias && !IsSparseMoe && ModelType != "phi3");
 
-    /// <summary>Mixtral's projections have no biases whatever <c>attention_bias</c> says.</summary>
-    [JsonIgnore] public bool OutputProjectionBias => ModelType != "qwen2" && AttentionBias && !IsSparseMoe;
+    /// <summary>The o_proj (Phi: dense) bias: Phi always, Qwen2, Mixtral and Phi-3 never, else <c>attention_bias</c>.</summary>
+    [JsonIgnore] public bool OutputProjectionBias => ModelType == "phi" || (ModelType is not ("qwen2" or "phi3") && AttentionBias && !IsSparseMoe);
+
+    /// <summary>FFN biases: Phi's fc1/fc2 always, Phi-3's never, else <c>mlp_bias</c>.</summary>
+    [JsonIgnore] public bool FeedForwardBias => ModelType == "phi" || (MlpBias && ModelType != "phi3");
 
 
     /// <summary>The first id of <c>eos_token_id</c> (which may be a number or a list of numbers).</summary>
@@ -125,7 +130,7 @@ public sealed partial record ModelConfig
             throw new InvalidFileException(file, $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}) when head_dim is not given");
         RequirePositive(file, "head_dim", HeadDim);
         if (HeadDim % 2 != 0) throw new InvalidFileException(file, $"head_dim must be even for rotary embeddings, got {HeadDim}");
-        if (RmsNormEps <= 0) throw new InvalidFileException(file, $"rms_norm_eps must be > 0, got {RmsNormEps}");
+        if (NormEps <= 0) throw new InvalidFileException(file, $"{(ModelType == "phi" ? "layer_norm_eps" : "rms_norm_eps")} must be > 0, got {NormEps}");
         if (RopeBase <= 0) throw new InvalidFileException(file, $"rope_theta must be > 0, got {RopeBase}");
         if (SlidingWindow is <= 0) throw new InvalidFileException(file, $"sliding_window must be > 0 or null, got {SlidingWindow}");
         if (!Models.Activations.IsSupported(Activation))

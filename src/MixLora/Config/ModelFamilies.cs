@@ -12,6 +12,8 @@ public static class ModelFamilies
         ("gemma", "embeddings x sqrt(hidden), RMSNorm x (1 + w), GeGLU (hidden_activation), head_dim 256, tied head"),
         ("gemma2", "gemma plus post-attention/post-FFN norms, query_pre_attn_scalar, attention and final soft caps, sliding window on even layers"),
         ("gemma3_text", "gemma2 layout plus q/k norms, local/global layers (layer_types or sliding_window_pattern), local RoPE base, linear rope scaling"),
+        ("phi3", "Phi-3.x / Phi-4-mini: fused qkv_proj and gate_up_proj (MixLoRA experts on gate_up_proj), LongRoPE, partial rotary, sliding window"),
+        ("phi", "Phi-1.5/2: LayerNorm with bias, attention and FFN in parallel, partial rotary, gelu_new fc1/fc2 experts, biased LM head"),
         ("mixtral", "sparse mixture-of-experts FFN (adapters on attention only)"),
     ];
 }

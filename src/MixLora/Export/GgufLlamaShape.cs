@@ -133,7 +133,7 @@ internal sealed class GgufLlamaShape
         yield return new($"{Arch}.attention.head_count", (uint)c.NumAttentionHeads);
         yield return new($"{Arch}.attention.head_count_kv", (uint)c.KeyValueHeads);
         yield return new($"{Arch}.rope.freq_base", (float)c.RopeBase);
-        yield return new($"{Arch}.attention.layer_norm_rms_epsilon", (float)c.RmsNormEps);
+        yield return new($"{Arch}.attention.layer_norm_rms_epsilon", (float)c.NormEps);
         // llama.cpp derives the head size from embedding_length / head_count unless these say otherwise.
         if (c.HeadDim * c.NumAttentionHeads != c.HiddenSize)
         {

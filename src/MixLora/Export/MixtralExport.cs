@@ -61,7 +61,7 @@ internal static class MixtralExport
         for (int e = 0; e < block.Experts.Count; e++)
         {
             var expert = block.Experts[e];
-            yield return new($"{prefix}experts.{e}.w1.weight", ExpertWeight(mlp.GateProj, expert.GateProj));
+            yield return new($"{prefix}experts.{e}.w1.weight", ExpertWeight(mlp.GateProj!, expert.GateProj));
             yield return new($"{prefix}experts.{e}.w2.weight", ExpertWeight(mlp.DownProj, expert.DownProj));
             yield return new($"{prefix}experts.{e}.w3.weight", ExpertWeight(mlp.UpProj, expert.UpProj));
         }

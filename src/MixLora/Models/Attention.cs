@@ -7,7 +7,8 @@ namespace MixLora.Models;
 /// <summary>
 /// Multi-head causal self-attention with grouped-query KV heads, rotate-half RoPE and an optional sliding window;
 /// per family: RMSNorm of each query and key head before RoPE (Qwen3, Gemma 3), a score scale other than
-/// head_dim^−½ and soft-capped scores (Gemma 2/3), and a local RoPE on sliding-window layers (Gemma 3).
+/// head_dim^−½ and soft-capped scores (Gemma 2/3), a local RoPE on sliding-window layers (Gemma 3), one fused q/k/v
+/// projection (Phi-3) and RoPE on the leading part of each head only (Phi-3, Phi: the cos/sin tables are that wide).
 /// </summary>
 public sealed class Attention : nn.Module<Tensor, Tensor>
 {
@@ -20,9 +21,32 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     private readonly double _scale;
     private readonly double? _softcap;
 
+    /// <param name="outputName">The output projection's checkpoint name: o_proj, or Phi's dense.</param>
     public Attention(ModelConfig config, int layer, AdaptableLinear q, AdaptableLinear k, AdaptableLinear v, AdaptableLinear o,
-        RmsNorm? qNorm = null, RmsNorm? kNorm = null)
-        : base(nameof(Attention))
+        RmsNorm? qNorm = null, RmsNorm? kNorm = null, string outputName = "o_proj")
+        : this(config, layer, o)
+    {
+        QProj = q; KProj = k; VProj = v;
+        QNorm = qNorm; KNorm = kNorm;
+        register_module("q_proj", q);
+        register_module("k_proj", k);
+        register_module("v_proj", v);
+        register_module(outputName, o);
+        if (qNorm is not null) register_module("q_norm", qNorm);
+        if (kNorm is not null) register_module("k_norm", kNorm);
+    }
+
+    /// <summary>Phi-3: one <c>qkv_proj</c> [nh·hd + 2·nkv·hd, H] whose rows are the queries, then the keys, then the values.</summary>
+    public Attention(ModelConfig config, int layer, AdaptableLinear qkv, AdaptableLinear o) : this(config, layer, o)
+    {
+        long expected = (long)(config.NumAttentionHeads + 2 * config.KeyValueHeads) * config.HeadDim;
+        if (qkv.OutFeatures != expected) throw new ArgumentException($"qkv_proj must have {expected} rows, got {qkv.OutFeatures}");
+        QkvProj = qkv;
+        register_module("qkv_proj", qkv);
+        register_module("o_proj", o);
+    }
+
+    private Attention(ModelConfig config, int layer, AdaptableLinear o) : base(nameof(Attention))
     {
         _heads = config.NumAttentionHeads;
         _kvHeads = config.KeyValueHeads;
@@ -32,23 +56,22 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         _localRope = config.UsesLocalRope(layer);
         _scale = config.AttentionScale;
         _softcap = config.AttentionSoftcap;
-        QProj = q; KProj = k; VProj = v; OProj = o;
-        QNorm = qNorm; KNorm = kNorm;
-        register_module("q_proj", q);
-        register_module("k_proj", k);
-        register_module("v_proj", v);
-        register_module("o_proj", o);
-        if (qNorm is not null) register_module("q_norm", qNorm);
-        if (kNorm is not null) register_module("k_norm", kNorm);
+        OProj = o;
     }
 
     /// <summary>Per-head RMSNorm of the queries and keys before RoPE (Qwen3, Gemma 3), or null.</summary>
     public RmsNorm? QNorm { get; }
     public RmsNorm? KNorm { get; }
 
-    public AdaptableLinear QProj { get; }
-    public AdaptableLinear KProj { get; }
-    public AdaptableLinear VProj { get; }
+    /// <summary>The query, key and value projections; null when they are fused (<see cref="QkvProj"/>).</summary>
+    public AdaptableLinear? QProj { get; }
+    public AdaptableLinear? KProj { get; }
+    public AdaptableLinear? VProj { get; }
+
+    /// <summary>Phi-3's fused query/key/value projection; null when they are separate.</summary>
+    public AdaptableLinear? QkvProj { get; }
+
+    /// <summary>The output projection (o_proj; Phi's dense).</summary>
     public AdaptableLinear OProj { get; }
 
     public override Tensor forward(Tensor x) =>
@@ -59,9 +82,10 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = QProj.Forward(x, context).view(b, t, _heads, _headDim);                    // [B, T, nh*hd] -> [B, T, nh, hd]
-        var k = KProj.Forward(x, context).view(b, t, _kvHeads, _headDim);                  // [B, T, nkv*hd] -> [B, T, nkv, hd]
-        var v = VProj.Forward(x, context).view(b, t, _kvHeads, _headDim).transpose(1, 2);    // [B, T, nkv*hd] -> [B, nkv, T, hd]
+        var (qFlat, kFlat, vFlat) = Project(x, context);
+        var q = qFlat.view(b, t, _heads, _headDim);                                          // [B, T, nh*hd] -> [B, T, nh, hd]
+        var k = kFlat.view(b, t, _kvHeads, _headDim);                                        // [B, T, nkv*hd] -> [B, T, nkv, hd]
+        var v = vFlat.view(b, t, _kvHeads, _headDim).transpose(1, 2);                        // [B, T, nkv*hd] -> [B, nkv, T, hd]
         if (QNorm is not null) q = QNorm.forward(q);                                         // over hd, per head
         if (KNorm is not null) k = KNorm.forward(k);
         q = q.transpose(1, 2);                                                               // -> [B, nh, T, hd]
@@ -96,6 +120,15 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         }
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B, nh, T, hd] -> [B, T, nh*hd]
         return OProj.Forward(merged, context).MoveToOuterDisposeScope();                     // [B, T, nh*hd] -> [B, T, H]
+    }
+
+    /// <summary>x [B, T, H] -> queries [B, T, nh·hd], keys and values [B, T, nkv·hd] (column views of one product when fused).</summary>
+    private (Tensor Q, Tensor K, Tensor V) Project(Tensor x, DecoderContext context)
+    {
+        if (QkvProj is null) return (QProj!.Forward(x, context), KProj!.Forward(x, context), VProj!.Forward(x, context));
+        long qOut = (long)_heads * _headDim, kvOut = (long)_kvHeads * _headDim;
+        var qkv = QkvProj.Forward(x, context);                                               // [B, T, H] -> [B, T, nh*hd + 2*nkv*hd]
+        return (qkv.narrow(-1, 0, qOut), qkv.narrow(-1, qOut, kvOut), qkv.narrow(-1, qOut + kvOut, kvOut));
     }
 
     /// <summary>

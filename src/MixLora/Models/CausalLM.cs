@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MixLora.Models;
 
 /// <summary>
-/// A LLaMA-family decoder-only language model (llama, mistral, qwen2, mixtral) with frozen weights. Module paths equal the
+/// A decoder-only language model of one of the supported families (<see cref="ModelConfig.SupportedModelTypes"/>) with frozen weights. Module paths equal the
 /// Hugging Face checkpoint names (<c>model.layers.0.self_attn.q_proj.weight</c>, ...), so <c>named_parameters()</c>
 /// is the state dict.
 /// </summary>
@@ -15,14 +15,14 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     private readonly DecoderStack _model;
     private readonly WeightHolder? _lmHead; // null when tied to the embedding
 
-    private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead) : base(nameof(CausalLM))
+    private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead, Parameter? lmHeadBias) : base(nameof(CausalLM))
     {
         Config = config;
         _model = model;
         register_module("model", model);
         if (lmHead is not null)
         {
-            _lmHead = new WeightHolder("lm_head", lmHead);
+            _lmHead = new WeightHolder("lm_head", lmHead, lmHeadBias);
             register_module("lm_head", _lmHead);
         }
     }
@@ -50,6 +50,9 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>The output projection [V, H] (the embedding matrix when tied).</summary>
     public Tensor LmHeadWeight => _lmHead?.Weight ?? _model.EmbedTokens;
 
+    /// <summary>The output projection's bias [V] (Phi), or null.</summary>
+    public Tensor? LmHeadBias => _lmHead?.Bias;
+
     /// <summary>
     /// Hold this around the work of one decode step of <paramref name="rows"/> rows (the forward and the sampling after
     /// it): libtorch then runs on the calling thread alone while the decode kernels use the threads it had. Without
@@ -64,12 +67,13 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public static CausalLM Create(ModelConfig config, IWeightSource weights)
     {
         var model = DecoderStack.Create(config, weights);
-        Parameter? head = null;
+        Parameter? head = null, headBias = null;
         if (!config.TiedHead)
             head = new Parameter(weights.Get("lm_head.weight", [config.VocabSize, config.HiddenSize]), requires_grad: false);
         else if (weights.TryGet("lm_head.weight", [config.VocabSize, config.HiddenSize]) is { } redundant)
             redundant.Dispose(); // some tied checkpoints also store the head; the embedding is authoritative
-        return new CausalLM(config, model, head);
+        if (config.IsPhi) headBias = new Parameter(weights.Get("lm_head.bias", [config.VocabSize]), requires_grad: false);
+        return new CausalLM(config, model, head, headBias);
     }
 
     /// <summary>Logits [B, T, V] for input ids [B, T] (plain full-sequence forward).</summary>
@@ -99,7 +103,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             var index = at.to(ScalarType.Int64).unsqueeze(2).expand(-1, -1, hidden.shape[2]);            // [B, K] -> [B, K, H]
             hidden = hidden.gather(1, index);                                                             // [B, T, H] -> [B, K, H]
         }
-        var logits = Kernels.SmallBatchLinear.Linear(hidden, LmHeadWeight).to(ScalarType.Float32);   // [B, T, H] -> [B, T, V]
+        var logits = Kernels.SmallBatchLinear.Linear(hidden, LmHeadWeight, LmHeadBias).to(ScalarType.Float32); // [B, T, H] -> [B, T, V]
         if (Config.FinalSoftcap is { } cap) logits = (logits / cap).tanh_().mul_(cap);           // Gemma 2: cap·tanh(z/cap)
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), decoded.RouterLogitsByOwner.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }

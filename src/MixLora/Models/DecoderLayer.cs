@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MixLora.Models;
@@ -6,13 +7,16 @@ namespace MixLora.Models;
 /// <summary>
 /// One pre-norm decoder layer: h += attn(norm(h)); h += ffn(norm(h)). Gemma 2/3 also norm each branch's output
 /// ("sandwich" norms): h += post_attention_norm(attn(input_norm(h))); h += post_feedforward_norm(ffn(pre_feedforward_norm(h))).
+/// Phi runs both branches in parallel from one norm: h += attn(input_norm(h)) + ffn(input_norm(h)). Phi-3 and Phi drop
+/// out each branch's output in training (resid_pdrop).
 /// </summary>
 public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 {
     private readonly List<(object Owner, IFeedForwardReplacement Block)> _replacements = [];
 
     /// <summary>A layer with a dense FFN (<c>mlp</c>).</summary>
-    public DecoderLayer(Attention attention, FeedForward feedForward, RmsNorm inputNorm, RmsNorm postAttentionNorm)
+    /// <param name="postAttentionNorm">The norm before the FFN; null for Phi's parallel block (its FFN reads the input norm).</param>
+    public DecoderLayer(Attention attention, FeedForward feedForward, nn.Module<Tensor, Tensor> inputNorm, nn.Module<Tensor, Tensor>? postAttentionNorm)
         : this(attention, inputNorm, postAttentionNorm)
     {
         Mlp = feedForward;
@@ -20,21 +24,21 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>A Mixtral layer whose FFN is a sparse mixture of experts (<c>block_sparse_moe</c>).</summary>
-    public DecoderLayer(Attention attention, SparseMoeFeedForward sparseMoe, RmsNorm inputNorm, RmsNorm postAttentionNorm)
+    public DecoderLayer(Attention attention, SparseMoeFeedForward sparseMoe, nn.Module<Tensor, Tensor> inputNorm, nn.Module<Tensor, Tensor> postAttentionNorm)
         : this(attention, inputNorm, postAttentionNorm)
     {
         SparseMoe = sparseMoe;
         register_module("block_sparse_moe", sparseMoe);
     }
 
-    private DecoderLayer(Attention attention, RmsNorm inputNorm, RmsNorm postAttentionNorm) : base(nameof(DecoderLayer))
+    private DecoderLayer(Attention attention, nn.Module<Tensor, Tensor> inputNorm, nn.Module<Tensor, Tensor>? postAttentionNorm) : base(nameof(DecoderLayer))
     {
         SelfAttention = attention;
         InputLayerNorm = inputNorm;
         PostAttentionLayerNorm = postAttentionNorm;
         register_module("self_attn", attention);
         register_module("input_layernorm", inputNorm);
-        register_module("post_attention_layernorm", postAttentionNorm);
+        if (postAttentionNorm is not null) register_module("post_attention_layernorm", postAttentionNorm);
     }
 
     public Attention SelfAttention { get; }
@@ -52,16 +56,23 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
     internal static MixLoraException NoDenseMlp() => new(
         "this model's FFN is already a mixture of experts (mixtral): adapters may target its attention projections " +
         "(q_proj, k_proj, v_proj, o_proj) only, and MixLoRA needs a dense base model");
-    public RmsNorm InputLayerNorm { get; }
+    /// <summary>The norm before attention (RMSNorm; Phi: LayerNorm, also before the FFN).</summary>
+    public nn.Module<Tensor, Tensor> InputLayerNorm { get; }
 
-    /// <summary>The norm before the FFN (LLaMA), or after attention when the layer has sandwich norms (Gemma 2/3).</summary>
-    public RmsNorm PostAttentionLayerNorm { get; }
+    /// <summary>
+    /// The norm before the FFN (LLaMA), or after attention when the layer has sandwich norms (Gemma 2/3); null in Phi's
+    /// parallel block.
+    /// </summary>
+    public nn.Module<Tensor, Tensor>? PostAttentionLayerNorm { get; }
 
     /// <summary>Gemma 2/3: the norm before the FFN; null in a LLaMA-style layer.</summary>
     public RmsNorm? PreFeedforwardLayerNorm { get; private set; }
 
     /// <summary>Gemma 2/3: the norm of the FFN's output; null in a LLaMA-style layer.</summary>
     public RmsNorm? PostFeedforwardLayerNorm { get; private set; }
+
+    /// <summary>Training dropout on the attention and FFN outputs before they join the residual (Phi-3, Phi resid_pdrop).</summary>
+    public double ResidualDropout { get; init; }
 
     /// <summary>Makes this a sandwich-norm layer (Gemma 2/3): <see cref="PostAttentionLayerNorm"/> then norms the attention output.</summary>
     internal DecoderLayer WithSandwichNorms(RmsNorm preFeedforward, RmsNorm postFeedforward)
@@ -90,14 +101,21 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
     public DecoderLayerOutput Forward(Tensor hidden, DecoderContext context)
     {
         using var scope = NewDisposeScope();
-        var attended = SelfAttention.Forward(InputLayerNorm.forward(hidden), context);
-        var sandwich = PreFeedforwardLayerNorm is not null;
-        var h = hidden + (sandwich ? PostAttentionLayerNorm.forward(attended) : attended);
-        var normed = (PreFeedforwardLayerNorm ?? PostAttentionLayerNorm).forward(h);
         var routerLogits = new List<OwnedRouterLogits>();
-        var ffn = FeedForward(normed, context, routerLogits);
-        var output = (h + (sandwich ? PostFeedforwardLayerNorm!.forward(ffn) : ffn)).MoveToOuterDisposeScope();
-        return new DecoderLayerOutput(output, routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
+        var input = InputLayerNorm.forward(hidden);
+        var attended = Residual(SelfAttention.Forward(input, context), context);
+        Tensor output;
+        if (PostAttentionLayerNorm is null)
+            output = hidden + attended + Residual(FeedForward(input, context, routerLogits), context); // Phi: one norm, two branches
+        else
+        {
+            var sandwich = PreFeedforwardLayerNorm is not null;
+            var h = hidden + (sandwich ? PostAttentionLayerNorm.forward(attended) : attended);
+            var normed = (PreFeedforwardLayerNorm ?? PostAttentionLayerNorm).forward(h);
+            var ffn = Residual(FeedForward(normed, context, routerLogits), context);
+            output = h + (sandwich ? PostFeedforwardLayerNorm!.forward(ffn) : ffn);
+        }
+        return new DecoderLayerOutput(output.MoveToOuterDisposeScope(), routerLogits.Select(r => r with { Logits = r.Logits.MoveToOuterDisposeScope() }).ToList());
     }
 
     private Tensor FeedForward(Tensor normed, DecoderContext context, List<OwnedRouterLogits> routerLogits)
@@ -126,6 +144,10 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
         if (next < normed.shape[0]) parts.Add(mlp.Forward(normed.narrow(0, next, normed.shape[0] - next), context.ForRows(new AdapterRows(this, 0, (int)normed.shape[0] - next))));
         return parts.Count == 1 ? parts[0] : cat(parts, 0);                                       // -> [B, T, H]
     }
+
+    /// <summary>A branch's output on its way into the residual: dropped out in training when the family says so.</summary>
+    private Tensor Residual(Tensor branch, DecoderContext context) =>
+        context.Training && ResidualDropout > 0 ? nn.functional.dropout(branch, ResidualDropout, training: true) : branch;
 
     private Tensor RunBlock((object Owner, IFeedForwardReplacement Block) replacement, Tensor x, DecoderContext context, List<OwnedRouterLogits> routerLogits)
     {

@@ -10,12 +10,12 @@ public sealed class DecoderStack : nn.Module
 {
     private readonly ModuleList<DecoderLayer> _layers;
     private readonly IReadOnlyList<DecoderLayer> _layerList;
-    private readonly RmsNorm _norm;
+    private readonly nn.Module<Tensor, Tensor> _norm;      // RMSNorm (model.norm); Phi: LayerNorm (model.final_layernorm)
     private readonly RotaryEmbedding _rope;
     private readonly RotaryEmbedding? _localRope;   // Gemma 3's sliding-window layers
     private readonly WeightHolder _embedTokens;
 
-    private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, RmsNorm norm) : base("model")
+    private DecoderStack(ModelConfig config, Parameter embed, List<DecoderLayer> layers, nn.Module<Tensor, Tensor> norm) : base("model")
     {
         Config = config;
         _embedTokens = new WeightHolder("embed_tokens", embed);
@@ -26,7 +26,7 @@ public sealed class DecoderStack : nn.Module
         _localRope = Enumerable.Range(0, config.NumHiddenLayers).Any(config.UsesLocalRope) ? new RotaryEmbedding(config, embed.device, local: true) : null;
         register_module("embed_tokens", _embedTokens);
         register_module("layers", _layers);
-        register_module("norm", norm);
+        register_module(config.IsPhi ? "final_layernorm" : "norm", norm);
     }
 
     public ModelConfig Config { get; }
@@ -49,18 +49,14 @@ public sealed class DecoderStack : nn.Module
             string p = $"model.layers.{l}.";
             AdaptableLinear Linear(string name, long outF, long inF, bool bias) =>
                 new(w.Get(p + name + ".weight", [outF, inF]), bias ? w.Get(p + name + ".bias", [outF]) : null);
-            RmsNorm Norm(string name, long size) => new(w.Get(p + name + ".weight", [size]), c.RmsNormEps, c.NormAddsOne);
-            var (q, k, v, o) = (Linear("self_attn.q_proj", qOut, h, c.QkvBias), Linear("self_attn.k_proj", kvOut, h, c.QkvBias),
-                Linear("self_attn.v_proj", kvOut, h, c.QkvBias), Linear("self_attn.o_proj", h, qOut, c.OutputProjectionBias));
-            var attention = c.HasQkNorm
-                ? new Attention(c, l, q, k, v, o, Norm("self_attn.q_norm", hd), Norm("self_attn.k_norm", hd))
-                : new Attention(c, l, q, k, v, o);
+            RmsNorm Norm(string name, long size) => new(w.Get(p + name + ".weight", [size]), c.NormEps, c.NormAddsOne);
+            // Read in checkpoint order (attention, FFN, norms): a seeded random source gives the same model as before.
+            var attention = CreateAttention(c, l, Linear, Norm);
+            SparseMoeFeedForward? moe = null;
+            FeedForward? mlp = null;
             FeedForward GatedFfn(string prefix, (string Gate, string Up, string Down) names, bool bias) => new(
                 Linear(prefix + names.Gate, i, h, bias), Linear(prefix + names.Up, i, h, bias), Linear(prefix + names.Down, h, i, bias),
                 c.Activation, names);
-            // Read in checkpoint order (attention, FFN, norms): a seeded random source gives the same model as before.
-            SparseMoeFeedForward? moe = null;
-            FeedForward? mlp = null;
             if (c.IsSparseMoe)
             {
                 var router = new Parameter(w.Get(p + "block_sparse_moe.gate.weight", [c.LocalExperts, h]), requires_grad: false);
@@ -68,18 +64,46 @@ public sealed class DecoderStack : nn.Module
                     .Select(e => GatedFfn($"block_sparse_moe.experts.{e}.", FeedForward.MixtralExpertNames, bias: false)).ToList();
                 moe = new SparseMoeFeedForward(router, experts, c.ExpertsPerToken);
             }
+            else if (c.HasFusedProjections)
+                mlp = FeedForward.WithFusedGateUp(Linear("mlp.gate_up_proj", 2 * i, h, false), Linear("mlp.down_proj", h, i, false), c.Activation);
+            else if (c.IsPhi)
+                mlp = FeedForward.Ungated(Linear("mlp.fc1", i, h, true), Linear("mlp.fc2", h, i, true), c.Activation);
             else
-                mlp = GatedFfn("mlp.", FeedForward.LlamaNames, c.MlpBias);
+                mlp = GatedFfn("mlp.", FeedForward.LlamaNames, c.FeedForwardBias);
+            if (c.IsPhi)
+            {
+                layers.Add(new DecoderLayer(attention, mlp!, PhiLayerNorm(w, p + "input_layernorm", c), null) { ResidualDropout = c.ResidualDropout });
+                continue;
+            }
             var inputNorm = Norm("input_layernorm", h);
             var postAttentionNorm = Norm("post_attention_layernorm", h);
             var layer = moe is not null
                 ? new DecoderLayer(attention, moe, inputNorm, postAttentionNorm)
-                : new DecoderLayer(attention, mlp!, inputNorm, postAttentionNorm);
+                : new DecoderLayer(attention, mlp!, inputNorm, postAttentionNorm) { ResidualDropout = c.ResidualDropout };
             layers.Add(c.HasSandwichNorms ? layer.WithSandwichNorms(Norm("pre_feedforward_layernorm", h), Norm("post_feedforward_layernorm", h)) : layer);
         }
-        var norm = new RmsNorm(w.Get("model.norm.weight", [h]), c.RmsNormEps, c.NormAddsOne);
+        nn.Module<Tensor, Tensor> norm = c.IsPhi
+            ? PhiLayerNorm(w, "model.final_layernorm", c)
+            : new RmsNorm(w.Get("model.norm.weight", [h]), c.NormEps, c.NormAddsOne);
         return new DecoderStack(c, embed, layers, norm);
     }
+
+    /// <summary>The family's attention: separate q/k/v (with q/k norms for Qwen3 and Gemma 3), Phi-3's fused qkv_proj, or Phi's with dense.</summary>
+    private static Attention CreateAttention(ModelConfig c, int layer, Func<string, long, long, bool, AdaptableLinear> linear, Func<string, long, RmsNorm> norm)
+    {
+        long h = c.HiddenSize, hd = c.HeadDim, qOut = c.NumAttentionHeads * hd, kvOut = c.KeyValueHeads * hd;
+        if (c.HasFusedProjections)
+            return new Attention(c, layer, linear("self_attn.qkv_proj", qOut + 2 * kvOut, h, false), linear("self_attn.o_proj", h, qOut, false));
+        var (q, k, v) = (linear("self_attn.q_proj", qOut, h, c.QkvBias), linear("self_attn.k_proj", kvOut, h, c.QkvBias), linear("self_attn.v_proj", kvOut, h, c.QkvBias));
+        string outputName = c.IsPhi ? "dense" : "o_proj";
+        var o = linear("self_attn." + outputName, h, qOut, c.OutputProjectionBias);
+        return c.HasQkNorm
+            ? new Attention(c, layer, q, k, v, o, norm("self_attn.q_norm", hd), norm("self_attn.k_norm", hd))
+            : new Attention(c, layer, q, k, v, o, outputName: outputName);
+    }
+
+    private static LayerNorm PhiLayerNorm(IWeightSource w, string name, ModelConfig c) =>
+        new(w.Get(name + ".weight", [c.HiddenSize]), w.Get(name + ".bias", [c.HiddenSize]), c.NormEps);
 
     /// <summary>
     /// inputIds [B, T] -> final hidden states [B, T, H] and the router logits of routed layers. With
@@ -96,6 +120,7 @@ public sealed class DecoderStack : nn.Module
         var hidden = EmbedTokens.index_select(0, inputIds.flatten()).view(inputIds.shape[0], t, -1); // [B, T] -> [B, T, H]
         // Gemma scales the embeddings by √H, the factor rounded to the compute dtype first as HF does.
         if (Config.ScalesEmbeddings) hidden = hidden * tensor(Math.Sqrt(Config.HiddenSize), dtype: ScalarType.Float32, device: device).to(hidden.dtype);
+        if (training && Config.IsPhi && Config.EmbeddingDropout > 0) hidden = nn.functional.dropout(hidden, Config.EmbeddingDropout, training: true);
         positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: device);
         var (cos, sin) = _rope.Tables(positions, hidden.dtype);
         var (localCos, localSin) = _localRope is null ? (null, null) : _localRope.Tables(positions, hidden.dtype);

@@ -6,32 +6,59 @@ namespace MixLora.Models;
 
 /// <summary>
 /// Rotary position embedding in the "rotate-half" layout (HF LLaMA): x' = x·cos + rotate_half(x)·sin, where
-/// rotate_half([x₁, x₂]) = [−x₂, x₁] over the two halves of the head. Supports llama3 and linear frequency scaling.
+/// rotate_half([x₁, x₂]) = [−x₂, x₁] over the two halves of the rotated dimensions: the whole head, or its leading
+/// rotary_dim dimensions (Phi-3, Phi), the rest passing through. Supports llama3, linear and Phi-3's LongRoPE scaling.
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
-    private readonly Tensor _invFreq; // [hd/2], fp32
+    private readonly Tensor _invFreq;       // [rd/2], fp32 (LongRoPE: the short factors')
+    private readonly Tensor? _longInvFreq;  // LongRoPE: [rd/2] for sequences longer than the switch length
+    private readonly int _switchLength;
+    private readonly double _attentionFactor = 1;
 
     /// <summary>The rotation of the global layers (<paramref name="local"/> false) or of Gemma 3's local ones.</summary>
     public RotaryEmbedding(ModelConfig config, Device device, bool local = false)
     {
-        var inv = local
-            ? InverseFrequencies(config.HeadDim, config.LocalRopeBase, null)
-            : InverseFrequencies(config.HeadDim, config.RopeBase, config.RopeScaling);
+        int dim = config.RotaryDim;
+        float[] inv;
+        if (local) inv = InverseFrequencies(dim, config.LocalRopeBase, null);
+        else if (config.RopeScaling is { EffectiveType: "longrope" } longRope)
+        {
+            inv = LongRopeFrequencies(dim, config.RopeBase, longRope.ShortFactor!);
+            _longInvFreq = torch.tensor(LongRopeFrequencies(dim, config.RopeBase, longRope.LongFactor!), dtype: ScalarType.Float32, device: device)
+                .DetachFromDisposeScope();
+            _switchLength = config.LongRopeSwitchLength;
+            _attentionFactor = longRope.AttentionFactor ?? LongRopeAttentionFactor(config);
+        }
+        else inv = InverseFrequencies(dim, config.RopeBase, config.RopeScaling);
         _invFreq = torch.tensor(inv, dtype: ScalarType.Float32, device: device).DetachFromDisposeScope();
+    }
+
+    /// <summary>LongRoPE: inv_freq_i = 1 / (factor_i · θ^(2i/d)).</summary>
+    private static float[] LongRopeFrequencies(int dim, double theta, IReadOnlyList<double> factors) =>
+        Enumerable.Range(0, dim / 2).Select(i => (float)(1.0 / ((float)factors[i] * Math.Pow(theta, (float)(2 * i) / dim)))).ToArray();
+
+    /// <summary>
+    /// LongRoPE's default cos/sin multiplier, as HF derives it for Phi-3: s = max_position_embeddings /
+    /// original_max_position_embeddings; √(1 + ln s / ln original) when s > 1, else 1.
+    /// </summary>
+    public static double LongRopeAttentionFactor(ModelConfig config)
+    {
+        double scale = (double)config.MaxPositionEmbeddings / config.LongRopeSwitchLength;
+        return scale <= 1 ? 1 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(config.LongRopeSwitchLength));
     }
 
     /// <summary>
     /// inv_freq_i = θ^(−2i/d), optionally rescaled as LLaMA 3.x does (long wavelengths divided by factor) or linearly
     /// (every frequency divided by factor: positions interpolated, as HF's "linear" type).
     /// </summary>
-    public static float[] InverseFrequencies(int headDim, double theta, RopeScalingConfig? scaling)
+    public static float[] InverseFrequencies(int dim, double theta, RopeScalingConfig? scaling)
     {
-        var inv = new float[headDim / 2];
+        var inv = new float[dim / 2];
         for (int i = 0; i < inv.Length; i++)
         {
             // fp32 as the reference computes it: 1 / theta^(2i/d) with the exponent formed in fp32.
-            inv[i] = (float)(1.0 / Math.Pow(theta, (float)(2 * i) / headDim));
+            inv[i] = (float)(1.0 / Math.Pow(theta, (float)(2 * i) / dim));
         }
         if (scaling?.EffectiveType == "linear")
             for (int i = 0; i < inv.Length; i++) inv[i] = (float)(inv[i] / scaling.Factor);
@@ -54,29 +81,41 @@ public sealed class RotaryEmbedding : IDisposable
         return inv;
     }
 
-    /// <summary>cos and sin tables for the given positions: [T] or [B, T] -> [1 or B, 1, T, hd] (broadcast over heads).</summary>
+    /// <summary>
+    /// cos and sin tables for the given positions: [T] or [B, T] -> [1 or B, 1, T, rd] (broadcast over heads). LongRoPE
+    /// uses its long factors when the largest position + 1 exceeds the switch length, as HF decides per forward (so a
+    /// cached sequence that grows past it keeps its earlier keys rotated with the short factors, as HF's does).
+    /// </summary>
     public (Tensor Cos, Tensor Sin) Tables(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var pos = positions.dim() == 1 ? positions.unsqueeze(0) : positions;         // [B?, T]
-        var angles = pos.to(ScalarType.Float32).unsqueeze(-1) * _invFreq;           // [B, T, 1] * [hd/2] -> [B, T, hd/2]
-        var emb = torch.cat([angles, angles], dim: -1).unsqueeze(1);               // [B, T, hd] -> [B, 1, T, hd]
-        var cos = emb.cos().to(dtype);
-        var sin = emb.sin().to(dtype);
-        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+        var inv = _longInvFreq is not null && pos.max().item<long>() + 1 > _switchLength ? _longInvFreq : _invFreq;
+        var angles = pos.to(ScalarType.Float32).unsqueeze(-1) * inv;                // [B, T, 1] * [rd/2] -> [B, T, rd/2]
+        var emb = torch.cat([angles, angles], dim: -1).unsqueeze(1);               // [B, T, rd] -> [B, 1, T, rd]
+        var (cos, sin) = (emb.cos(), emb.sin());
+        if (_attentionFactor != 1) (cos, sin) = (cos * _attentionFactor, sin * _attentionFactor);
+        return (cos.to(dtype).MoveToOuterDisposeScope(), sin.to(dtype).MoveToOuterDisposeScope());
     }
 
-    /// <summary>Applies the rotation to x [B, heads, T, hd].</summary>
+    /// <summary>Applies the rotation to x [B, heads, T, hd]; tables narrower than hd rotate the leading dimensions only.</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         if (Kernels.DecodeElementwise.TryRotary(x, cos, sin) is { } fast) return fast;         // one position per row
         using var scope = NewDisposeScope();
-        long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
+        long rd = cos.shape[^1], half = rd / 2;
+        var rotary = rd == x.shape[^1] ? x : x.narrow(-1, 0, rd);                   // [B, nh, T, hd] -> [B, nh, T, rd]
+        var x1 = rotary.narrow(-1, 0, half);
+        var x2 = rotary.narrow(-1, half, half);
         var rotated = torch.cat([-x2, x1], dim: -1);                                // rotate_half(x)
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        var result = rotary * cos + rotated * sin;
+        if (rd < x.shape[^1]) result = torch.cat([result, x.narrow(-1, rd, x.shape[^1] - rd)], dim: -1); // -> [B, nh, T, hd]
+        return result.MoveToOuterDisposeScope();
     }
 
-    public void Dispose() => _invFreq.Dispose();
+    public void Dispose()
+    {
+        _invFreq.Dispose();
+        _longInvFreq?.Dispose();
+    }
 }

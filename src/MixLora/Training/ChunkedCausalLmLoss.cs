@@ -25,25 +25,26 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
     /// hidden: [B, T, H] final hidden states; headWeight: [V, H]; inputIds: [B, T]; labelMask: [B, T] (1 where the token
     /// at that position is a target) or null for every position. Returns the mean cross-entropy over counted targets,
     /// an fp32 scalar equal to <c>CausalLmLoss.Compute(linear(hidden, headWeight), inputIds, labelMask)</c>. With
-    /// <paramref name="softcap"/> the logits are cap·tanh(z/cap) first (Gemma 2's final_logit_softcapping).
+    /// <paramref name="softcap"/> the logits are cap·tanh(z/cap) first (Gemma 2's final_logit_softcapping);
+    /// <paramref name="headBias"/> [V] is added to them (Phi's lm_head.bias).
     /// </summary>
     public static Tensor Compute(Tensor hidden, Tensor headWeight, Tensor inputIds, Tensor? labelMask = null, int chunkRows = DefaultChunkRows,
-        double? softcap = null)
+        double? softcap = null, Tensor? headBias = null)
     {
         if (hidden.dim() != 3 || inputIds.dim() != 2 || hidden.shape[0] != inputIds.shape[0] || hidden.shape[1] != inputIds.shape[1])
             throw new ArgumentException($"hidden [B, T, H] and input ids [B, T] disagree: [{string.Join(", ", hidden.shape)}] vs [{string.Join(", ", inputIds.shape)}]");
         if (chunkRows <= 0) throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows, "must be positive");
         // Without a backward to come (no_grad, or frozen hidden states) the gradient GEMMs are skipped.
         bool needsGradient = is_grad_enabled() && hidden.requires_grad;
-        return apply(hidden, new Arguments(headWeight, inputIds, labelMask, chunkRows, needsGradient, softcap));
+        return apply(hidden, new Arguments(headWeight, headBias, inputIds, labelMask, chunkRows, needsGradient, softcap));
     }
 
     /// <summary>
-    /// The loss of <paramref name="model"/>'s own head on its final hidden states, with the final-logit soft cap its
-    /// family has (Gemma 2): what a training step wants, without the caller pairing head weight and cap by hand.
+    /// The loss of <paramref name="model"/>'s own head on its final hidden states, with the head bias (Phi) and the
+    /// final-logit soft cap (Gemma 2) its family has: what a training step wants, without the caller pairing them by hand.
     /// </summary>
     public static Tensor Compute(Models.CausalLM model, Tensor hidden, Tensor inputIds, Tensor? labelMask = null) =>
-        Compute(hidden, model.LmHeadWeight, inputIds, labelMask, softcap: model.Config.FinalSoftcap);
+        Compute(hidden, model.LmHeadWeight, inputIds, labelMask, softcap: model.Config.FinalSoftcap, headBias: model.LmHeadBias);
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
@@ -63,7 +64,7 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         {
             using var chunkScope = NewDisposeScope();
             long n = Math.Min(args.ChunkRows, rows - start);
-            var z = nn.functional.linear(inputs.narrow(0, start, n), args.HeadWeight).to(ScalarType.Float32); // [n, H] -> [n, V]
+            var z = nn.functional.linear(inputs.narrow(0, start, n), args.HeadWeight, args.HeadBias).to(ScalarType.Float32); // [n, H] -> [n, V]
             // Capped logits c·tanh(z/c); their derivative 1 − tanh² scales dL/dz below.
             var tanh = args.Softcap is { } cap ? z.div_(cap).tanh_() : null;
             if (tanh is not null) z = tanh * args.Softcap!.Value;
@@ -94,5 +95,5 @@ public sealed class ChunkedCausalLmLoss : SingleTensorFunction<ChunkedCausalLmLo
         return [gradHidden * gradOutput.to(gradHidden.dtype), null!];                 // [B, T, H] · scalar
     }
 
-    private sealed record Arguments(Tensor HeadWeight, Tensor InputIds, Tensor? LabelMask, int ChunkRows, bool NeedsGradient, double? Softcap);
+    private sealed record Arguments(Tensor HeadWeight, Tensor? HeadBias, Tensor InputIds, Tensor? LabelMask, int ChunkRows, bool NeedsGradient, double? Softcap);
 }

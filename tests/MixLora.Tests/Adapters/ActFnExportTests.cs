@@ -22,7 +22,7 @@ public class ActFnExportTests
     {
         using var dir = new TempDir();
         var mixlora = SavedConfig("""{ "peft_type": "MIXLORA", "routing_strategy": "mixlora", "num_experts": 2, "top_k": 1, "r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["up_proj"] }""", dir);
-        Assert.Equal(TinyModels.Config().HiddenAct, mixlora.GetProperty("act_fn").GetString());
+        Assert.Equal(TinyModels.Config().Activation, mixlora.GetProperty("act_fn").GetString());
         // In the reference's key order: after num_experts, before top_k.
         var keys = mixlora.EnumerateObject().Select(p => p.Name).ToList();
         Assert.True(keys.IndexOf("num_experts") < keys.IndexOf("act_fn") && keys.IndexOf("act_fn") < keys.IndexOf("top_k"), string.Join(",", keys));

@@ -119,7 +119,7 @@ public class AdapterTests
             var a = reloaded.NamedTensors.Single(kv => kv.Key == magnitude.Replace("magnitude", "lora_A.weight")).Value;
             var b = reloaded.NamedTensors.Single(kv => kv.Key == magnitude.Replace("magnitude", "lora_B.weight")).Value;
             // Created as ‖W‖ (B = 0), then scaled by 1.5 before saving.
-            using var norm = model.Layers[0].SelfAttention.QProj.Weight.norm(1);
+            using var norm = model.Layers[0].SelfAttention.QProj!.Weight.norm(1);
             TensorAssert.Close(norm * 1.5, m, 1e-5, "trained magnitude restored");
         }
         // Drop the magnitudes from the file: m is recomputed as ‖W + s·B A‖ (scale 1), as the reference does.
@@ -130,7 +130,7 @@ public class AdapterTests
         var lm = legacy.NamedTensors.Single(kv => kv.Key == magnitude).Value;
         var la = legacy.NamedTensors.Single(kv => kv.Key == magnitude.Replace("magnitude", "lora_A.weight")).Value;
         var lb = legacy.NamedTensors.Single(kv => kv.Key == magnitude.Replace("magnitude", "lora_B.weight")).Value;
-        using var legacyNorm = (model.Layers[0].SelfAttention.QProj.Weight + matmul(lb, la) * 2.0).norm(1);
+        using var legacyNorm = (model.Layers[0].SelfAttention.QProj!.Weight + matmul(lb, la) * 2.0).norm(1);
         TensorAssert.Close(legacyNorm, lm, 1e-5, "recomputed magnitude");
     }
 

@@ -95,7 +95,7 @@ public class MixtralExportTests
         var mlp = model.Model.Layers[3].DenseMlp;
         TensorAssert.Close(mlp.UpProj.Weight, tensors["model.layers.3.block_sparse_moe.experts.4.w3.weight"], 0, "w3 = up_proj");
         TensorAssert.Close(mlp.DownProj.Weight, tensors["model.layers.3.block_sparse_moe.experts.0.w2.weight"], 0, "w2 = down_proj");
-        Assert.True(tensors["model.layers.3.block_sparse_moe.experts.1.w1.weight"].sub(mlp.GateProj.Weight).abs().max().item<float>() > 1e-3, "w1 carries the expert's LoRA");
+        Assert.True(tensors["model.layers.3.block_sparse_moe.experts.1.w1.weight"].sub(mlp.GateProj!.Weight).abs().max().item<float>() > 1e-3, "w1 carries the expert's LoRA");
         Assert.DoesNotContain(tensors.Keys, k => k.Contains(".mlp."));
         Assert.Equal(5 * 3 + 1, tensors.Keys.Count(k => k.StartsWith("model.layers.0.block_sparse_moe.")));
         Assert.Equal("MixtralForCausalLM", merged.Config["architectures"]![0]!.GetValue<string>());
@@ -144,7 +144,7 @@ public class MixtralExportTests
             foreach (var (p, e) in best)
             {
                 var f = moe.Experts[e];
-                var y = nn.functional.linear(nn.functional.silu(nn.functional.linear(token, f.GateProj.Weight)) * nn.functional.linear(token, f.UpProj.Weight), f.DownProj.Weight);
+                var y = nn.functional.linear(nn.functional.silu(nn.functional.linear(token, f.GateProj!.Weight)) * nn.functional.linear(token, f.UpProj.Weight), f.DownProj.Weight);
                 expected += y * (p / sum);
             }
             TensorAssert.Close(expected[0], actual.reshape(-1, config.HiddenSize)[n], 1e-6, $"token {n}");

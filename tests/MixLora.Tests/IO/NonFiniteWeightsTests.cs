@@ -34,7 +34,7 @@ public class NonFiniteWeightsTests
         Assert.Contains("model.safetensors", error.Message);
         Assert.Contains("tensor 'model.layers.1.self_attn.q_proj.weight' holds 2 NaN or infinite value(s)", error.Message);
         using var allowed = PretrainedModel.Load(folder, new RunOptions { AllowNonFinite = true });
-        Assert.True(allowed.Model.Layers[1].SelfAttention.QProj.Weight.isnan().any().item<bool>());
+        Assert.True(allowed.Model.Layers[1].SelfAttention.QProj!.Weight.isnan().any().item<bool>());
     }
 
     [Fact]

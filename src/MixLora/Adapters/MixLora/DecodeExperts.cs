@@ -13,7 +13,7 @@ namespace MixLora.Adapters;
 /// kernel computes once for all experts (W1 x, W3 x, and W2 of the weighted mix, as the fused path does). The general
 /// path spends about eighty small libtorch ops per layer on grouping tokens by expert; at one token per row that
 /// bookkeeping, not arithmetic, was the cost. Used only when it is exactly the same function: inference, silu
-/// experts with plain LoRAs, an FFN without biases, no statistics being recorded.
+/// experts with plain LoRAs, a gated FFN with separate W1 and W3 and no biases, no statistics being recorded.
 /// </summary>
 internal static class DecodeExperts
 {
@@ -27,7 +27,7 @@ internal static class DecodeExperts
         using var scope = NewDisposeScope();
         var x = hidden.reshape(tokens, h).contiguous();                                   // [B, T, H] -> [N, H]
         var logits = SmallBatchLinear.Linear(x, routerWeight);                            // [N, E] fp32
-        var gate = ffn.GateProj.ForwardBase(x);                                           // [N, I]
+        var gate = ffn.GateProj!.ForwardBase(x);                                          // [N, I]
         var up = ffn.UpProj.ForwardBase(x);                                               // [N, I]
         long i = gate.shape[1];
         var mixed = zeros(tokens, i);                                                     // [N, I]: Σₖ wₖ aₖ
@@ -52,7 +52,8 @@ internal static class DecodeExperts
 
     private static bool Applies(Tensor hidden, int tokens, FeedForward ffn, Tensor routerWeight, IReadOnlyList<ExpertLoras> experts,
         MoeSettings settings, string activation) =>
-        SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK && activation == "silu"
+        ffn.GateProj is not null && ffn.GateUpProj is null && experts.All(e => e.GateUpProj is null)
+        && SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK && activation == "silu"
         && hidden.dtype == ScalarType.Float32 && hidden.shape[^1] % 8 == 0 && ffn.GateProj.InFeatures % 8 == 0 && ffn.GateProj.OutFeatures % 8 == 0
         && ffn.GateProj.Bias is null && ffn.UpProj.Bias is null && ffn.DownProj.Bias is null
         && ffn.GateProj.Deltas.Count == 0 && ffn.UpProj.Deltas.Count == 0 && ffn.DownProj.Deltas.Count == 0

@@ -49,13 +49,15 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
         var tokens = (Tensor)vars[2];
         var call = (Call)vars[4];
         using var scope = NewDisposeScope();
-        var gate = call.Ffn.GateProj.ForwardBase(x);                                  // [N, H] -> [N, I], shared by the experts
+        var gate = call.Ffn.GateProj?.ForwardBase(x);                                 // [N, H] -> [N, I], shared by the experts (none in Phi)
         var up = call.Ffn.UpProj.ForwardBase(x);                                      // [N, H] -> [N, I]
         call.GeneratorBefore = call.DrawsDropout ? GeneratorState.Capture() : null;
         var output = ExpertPaths.Mixture(x, gate, up, tokens.split(call.Counts), weights.split(call.Counts),
             call.Ffn, call.Experts, call.Activation, call.FuseDown);                  // [N, H] fp32
         // libtorch takes its references to the saved tensors after forward returns: they must outlive this scope.
-        ctx.save_for_backward([x, gate.MoveToOuterDisposeScope(), up.MoveToOuterDisposeScope(), weights, tokens]);
+        // An ungated FFN saves an empty stand-in for the gate (saved tensors cannot be null).
+        var savedGate = (gate ?? empty(0, device: x.device)).MoveToOuterDisposeScope();
+        ctx.save_for_backward([x, savedGate, up.MoveToOuterDisposeScope(), weights, tokens]);
         ctx.save_data(CallKey, call);
         return [output.MoveToOuterDisposeScope()];
     }
@@ -66,17 +68,17 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var x = saved[0].detach();
-        var gate = saved[1].detach();
+        var gate = call.Ffn.GateProj is null ? null : saved[1].detach();
         var up = saved[2].detach();
         var tokensByExpert = saved[4].split(call.Counts);
         var weightsByExpert = saved[3].detach().split(call.Counts);
         var gradOutput = gradOutputs[0].to(ScalarType.Float32);                       // [N, H]
-        var w1 = call.Ffn.GateProj.Weight;
+        var w1 = call.Ffn.GateProj?.Weight;
         var w2 = call.Ffn.DownProj.Weight;
         var w3 = call.Ffn.UpProj.Weight;
         // Fused: the mixture Σₑ wₑ aₑ went through W2 once, so its gradient is one GEMM for all tokens.
         var gradMixed = call.FuseDown ? matmul(gradOutput.to(w2.dtype), w2).to(ScalarType.Float32) : null; // [N, H] @ [H, I] -> [N, I]
-        var gradGate = zeros_like(gate);                                              // [N, I]
+        var gradGate = gate is null ? null : zeros_like(gate);                        // [N, I]
         var gradUp = zeros_like(up);                                                  // [N, I]
         var gradX = call.InputRequiresGrad ? zeros_like(x) : null;                    // [N, H]
         // With LoRA dropout, torch's global generator is rewound so that the replay draws the forward's masks.
@@ -88,7 +90,8 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
                 : ReplayExpert(call, e, x, gate, up, tokensByExpert[e], weightsByExpert[e], gradOutput, gradMixed, gradGate, gradUp, gradX))
             .ToList());                                                               // per expert [n_e, 1]
         // The frozen projections' input gradients, once for all tokens: [N, I] @ [I, H] -> [N, H].
-        gradX?.add_(matmul(gradGate.to(w1.dtype), w1).to(gradX.dtype)).add_(matmul(gradUp.to(w3.dtype), w3).to(gradX.dtype));
+        gradX?.add_(matmul(gradUp.to(w3.dtype), w3).to(gradX.dtype));
+        if (gradGate is not null) gradX?.add_(matmul(gradGate.to(w1!.dtype), w1).to(gradX.dtype));
         var gradWeight = call.WeightsRequireGrad ? cat(gradWeights, 0) : null;       // [M, 1]
         return [gradX?.MoveToOuterDisposeScope()!, gradWeight?.MoveToOuterDisposeScope()!, null!, null!, null!];
     }
@@ -98,15 +101,14 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
     /// gradient through it: LoRA gradients accumulate in their parameters, the gradients of the gathered g0, u0 and x
     /// rows are added into the [N, ·] accumulators. Returns the gradient of the expert's routing weights [n_e, 1].
     /// </summary>
-    private static Tensor ReplayExpert(Call call, int e, Tensor x, Tensor gate, Tensor up, Tensor tokens, Tensor weights,
-        Tensor gradOutput, Tensor? gradMixed, Tensor gradGate, Tensor gradUp, Tensor? gradX)
+    private static Tensor ReplayExpert(Call call, int e, Tensor x, Tensor? gate, Tensor up, Tensor tokens, Tensor weights,
+        Tensor gradOutput, Tensor? gradMixed, Tensor? gradGate, Tensor gradUp, Tensor? gradX)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
         var expert = call.Experts[e];
-        bool hasInputLora = expert.GateProj is not null || expert.UpProj is not null;
-        var xe = hasInputLora ? x.index_select(0, tokens).requires_grad_(gradX is not null) : null; // [n_e, H]
-        var ge = gate.index_select(0, tokens).requires_grad_(true);                  // [n_e, I]
+        var xe = expert.HasInputLora ? x.index_select(0, tokens).requires_grad_(gradX is not null) : null; // [n_e, H]
+        var ge = gate?.index_select(0, tokens).requires_grad_(true);                 // [n_e, I]
         var ue = up.index_select(0, tokens).requires_grad_(true);                    // [n_e, I]
         var we = weights.requires_grad_(true);                                        // [n_e, 1]
         var activated = ExpertPaths.ExpertActivation(xe, ge, ue, expert, call.Activation); // [n_e, I]
@@ -127,7 +129,7 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
             grads.Add(gradOutputE);
         }
         torch.autograd.backward(outputs, grads);
-        gradGate.index_add_(0, tokens, ge.grad!, 1.0);
+        if (ge is not null) gradGate!.index_add_(0, tokens, ge.grad!, 1.0);
         gradUp.index_add_(0, tokens, ue.grad!, 1.0);
         if (gradX is not null && xe?.grad is { } gradXe) gradX.index_add_(0, tokens, gradXe.to(gradX.dtype), 1.0);
         return we.grad!.MoveToOuterDisposeScope();
@@ -146,8 +148,7 @@ internal sealed class ExpertMixtureFunction : MultiTensorFunction<ExpertMixtureF
         public bool WeightsRequireGrad { get; } = weightsRequireGrad;
 
         /// <summary>LoRA dropout draws from torch's global generator: the replay must draw the same masks.</summary>
-        public bool DrawsDropout => Experts.Any(e => e.GateProj?.IsDropoutActive == true || e.UpProj?.IsDropoutActive == true
-                                                     || e.DownProj?.IsDropoutActive == true);
+        public bool DrawsDropout => Experts.Any(e => e.All.Any(lora => lora.IsDropoutActive));
 
         public byte[]? GeneratorBefore { get; set; }
     }

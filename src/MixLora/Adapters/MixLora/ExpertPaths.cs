@@ -17,7 +17,7 @@ internal static class ExpertPaths
             ExpertPath.Vanilla => Vanilla(plan, ffn, experts, activation),
             ExpertPath.Shared or ExpertPath.Fused when is_grad_enabled() && ExpertMixtureFunction.Supports(experts) =>
                 ExpertMixtureFunction.Run(plan, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
-            ExpertPath.Shared or ExpertPath.Fused => Mixture(plan.ExpertInput, ffn.GateProj.ForwardBase(plan.ExpertInput),
+            ExpertPath.Shared or ExpertPath.Fused => Mixture(plan.ExpertInput, ffn.GateProj?.ForwardBase(plan.ExpertInput),
                 ffn.UpProj.ForwardBase(plan.ExpertInput), plan.Tokens, plan.Weights, ffn, experts, activation, fuseDown: path == ExpertPath.Fused),
             _ => throw new ArgumentOutOfRangeException(nameof(path), path, "resolve Auto before running"),
         };
@@ -33,9 +33,7 @@ internal static class ExpertPaths
             if (tokens.numel() == 0) continue;
             using var scope = NewDisposeScope();
             var xe = x.index_select(0, tokens);                                      // [n_e, H]
-            var gate = Adapt(experts[e].GateProj, xe, ffn.GateProj.ForwardBase(xe));  // [n_e, I]
-            var up = Adapt(experts[e].UpProj, xe, ffn.UpProj.ForwardBase(xe));        // [n_e, I]
-            var activated = activation(gate) * up;
+            var activated = ExpertActivation(xe, ffn.GateProj?.ForwardBase(xe), ffn.UpProj.ForwardBase(xe), experts[e], activation); // [n_e, I]
             var down = Adapt(experts[e].DownProj, activated, ffn.DownProj.ForwardBase(activated)); // [n_e, H]
             output.index_add_(0, tokens, Weighted(down.to(ScalarType.Float32), plan.Weights[e]), 1.0);
         }
@@ -43,16 +41,17 @@ internal static class ExpertPaths
     }
 
     /// <summary>
-    /// The experts from W1 x and W3 x computed once for all N tokens (<paramref name="commonGate"/>, <paramref name="commonUp"/> [N, I]).
+    /// The experts from W1 x and W3 x computed once for all N tokens (<paramref name="commonGate"/>, <paramref name="commonUp"/> [N, I];
+    /// no gate in Phi's ungated FFN).
     /// Shared (spec §1.5): each expert applies W2 to its own tokens. Fused (<paramref name="fuseDown"/>): one W2 GEMM for
     /// all experts, Σₑ wₑ (W2 aₑ + b) = W2 (Σₑ wₑ aₑ) + (Σₑ wₑ) b, each expert adding only its weighted W2-LoRA delta
     /// (requires plain LoRA, no DoRA, on every expert's down_proj).
     /// </summary>
-    public static Tensor Mixture(Tensor x, Tensor commonGate, Tensor commonUp, Tensor[] tokensByExpert, Tensor?[] weightsByExpert,
+    public static Tensor Mixture(Tensor x, Tensor? commonGate, Tensor commonUp, Tensor[] tokensByExpert, Tensor?[] weightsByExpert,
         FeedForward ffn, IReadOnlyList<ExpertLoras> experts, Func<Tensor, Tensor> activation, bool fuseDown)
     {
         var output = NewAccumulator(x, x.shape[1]);                                   // [N, H] fp32
-        var mixed = fuseDown ? NewAccumulator(x, commonGate.shape[1]) : null;         // [N, I] fp32: Σₑ wₑ aₑ
+        var mixed = fuseDown ? NewAccumulator(x, commonUp.shape[1]) : null;           // [N, I] fp32: Σₑ wₑ aₑ
         var weightSums = fuseDown && ffn.DownProj.Bias is not null ? NewAccumulator(x, 1) : null; // [N, 1] fp32: Σₑ wₑ
         for (int e = 0; e < experts.Count; e++)
         {
@@ -80,28 +79,35 @@ internal static class ExpertPaths
     }
 
     /// <summary>act(W1 x + LoRA₁) ⊙ (W3 x + LoRA₃) for one expert's tokens, from the shared base outputs.</summary>
-    private static Tensor Activated(Tensor x, Tensor tokens, Tensor commonGate, Tensor commonUp, ExpertLoras expert,
+    private static Tensor Activated(Tensor x, Tensor tokens, Tensor? commonGate, Tensor commonUp, ExpertLoras expert,
         Func<Tensor, Tensor> activation)
     {
-        var gate = commonGate.index_select(0, tokens);                                // [n_e, I]
+        var gate = commonGate?.index_select(0, tokens);                               // [n_e, I]
         var up = commonUp.index_select(0, tokens);                                    // [n_e, I]
-        var xe = expert.GateProj is not null || expert.UpProj is not null ? x.index_select(0, tokens) : null; // [n_e, H]
+        var xe = expert.HasInputLora ? x.index_select(0, tokens) : null;              // [n_e, H]
         return ExpertActivation(xe, gate, up, expert, activation);
     }
 
     /// <summary>
-    /// One expert's activated product a = act(g0ₑ + LoRA₁(xₑ)) ⊙ (u0ₑ + LoRA₃(xₑ)): xₑ [n_e, H] (null when neither
-    /// gate nor up has a LoRA), g0ₑ and u0ₑ [n_e, I] the frozen projections of its tokens -> [n_e, I].
+    /// One expert's activated product a = act(g0ₑ + LoRA₁(xₑ)) ⊙ (u0ₑ + LoRA₃(xₑ)): xₑ [n_e, H] (null when no LoRA reads
+    /// it), g0ₑ and u0ₑ [n_e, I] the frozen projections of its tokens -> [n_e, I]. Phi-3's one LoRA on the stacked
+    /// projection adapts [g0ₑ, u0ₑ] as a whole; Phi's ungated expert (g0ₑ null) is act(u0ₑ + LoRA(xₑ)).
     /// </summary>
-    public static Tensor ExpertActivation(Tensor? xe, Tensor gate, Tensor up, ExpertLoras expert, Func<Tensor, Tensor> activation)
+    public static Tensor ExpertActivation(Tensor? xe, Tensor? gate, Tensor up, ExpertLoras expert, Func<Tensor, Tensor> activation)
     {
         using var scope = NewDisposeScope();
-        if (xe is not null)
+        if (xe is not null && expert.GateUpProj is { } stacked)
         {
-            gate = Adapt(expert.GateProj, xe, gate);
+            long i = up.shape[1];
+            var both = stacked.Apply(xe, cat([gate!, up], 1));                        // [n_e, 2I]
+            (gate, up) = (both.narrow(1, 0, i), both.narrow(1, i, i));
+        }
+        else if (xe is not null)
+        {
+            gate = gate is null ? null : Adapt(expert.GateProj, xe, gate);
             up = Adapt(expert.UpProj, xe, up);
         }
-        return (activation(gate) * up).MoveToOuterDisposeScope();
+        return (gate is null ? activation(up) : activation(gate) * up).MoveToOuterDisposeScope();
     }
 
     private static Tensor Adapt(LoraLinear? lora, Tensor input, Tensor baseOutput) =>

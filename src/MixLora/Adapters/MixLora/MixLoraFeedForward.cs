@@ -61,9 +61,9 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
     /// </summary>
     public ExpertPath ResolvePath(FeedForward baseFfn)
     {
-        if (baseFfn.GateProj.InFeatures != _routerWeight.shape[1])
+        if (baseFfn.UpProj.InFeatures != _routerWeight.shape[1])
             throw new MixLoraException(
-                $"layer {LayerIndex}: moe_gate has hidden size {_routerWeight.shape[1]} but the FFN's is {baseFfn.GateProj.InFeatures}");
+                $"layer {LayerIndex}: moe_gate has hidden size {_routerWeight.shape[1]} but the FFN's is {baseFfn.UpProj.InFeatures}");
         var path = Settings.Path == ExpertPath.Auto ? ExpertPath.Fused : Settings.Path;
         bool downHasDora = Experts.Any(e => e.DownProj?.Settings.UseDora == true);
         return path == ExpertPath.Fused && downHasDora ? ExpertPath.Shared : path;
@@ -144,7 +144,7 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
         return x * keep / (1.0 - p);
     }
 
-    /// <summary>Registers one expert's LoRAs under gate_proj / up_proj / down_proj.</summary>
+    /// <summary>Registers one expert's LoRAs under gate_proj / up_proj / down_proj / gate_up_proj.</summary>
     private sealed class ExpertModule : nn.Module
     {
         public ExpertModule(ExpertLoras loras) : base("expert")
@@ -152,6 +152,7 @@ public sealed class MixLoraFeedForward : nn.Module<Tensor, Tensor>, IFeedForward
             if (loras.GateProj is not null) register_module("gate_proj", loras.GateProj);
             if (loras.UpProj is not null) register_module("up_proj", loras.UpProj);
             if (loras.DownProj is not null) register_module("down_proj", loras.DownProj);
+            if (loras.GateUpProj is not null) register_module("gate_up_proj", loras.GateUpProj);
         }
     }
 }

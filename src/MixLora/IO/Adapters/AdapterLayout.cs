@@ -136,7 +136,7 @@ public static class AdapterLayout
     /// <summary>Whether a tensor may be absent from a file (DoRA magnitudes: the reference never saves them).</summary>
     public static bool IsOptional(string name) => name.EndsWith(MagnitudeSuffix, StringComparison.Ordinal);
 
-    /// <summary>(in, out) features of a LLaMA-style projection.</summary>
+    /// <summary>(in, out) features of a projection of the family (LLaMA-style, Phi-3's fused, Phi's).</summary>
     public static (long In, long Out) ProjectionShape(string proj, ModelConfig c)
     {
         long hidden = c.HiddenSize, queries = (long)c.NumAttentionHeads * c.HeadDim, keyValues = (long)c.KeyValueHeads * c.HeadDim;
@@ -144,9 +144,11 @@ public static class AdapterLayout
         {
             "q_proj" => (hidden, queries),
             "k_proj" or "v_proj" => (hidden, keyValues),
-            "o_proj" => (queries, hidden),
-            "gate_proj" or "up_proj" => (hidden, c.IntermediateSize),
-            "down_proj" => (c.IntermediateSize, hidden),
+            "qkv_proj" => (hidden, queries + 2 * keyValues),
+            "o_proj" or "dense" => (queries, hidden),
+            "gate_proj" or "up_proj" or "fc1" => (hidden, c.IntermediateSize),
+            "gate_up_proj" => (hidden, 2L * c.IntermediateSize),
+            "down_proj" or "fc2" => (c.IntermediateSize, hidden),
             _ => throw new MixLoraException($"projection \"{proj}\" does not exist on model_type \"{c.ModelType}\""),
         };
     }

@@ -36,14 +36,15 @@ internal static class DecodeElementwise
     }
 
     /// <summary>
-    /// x·cos + rotate_half(x)·sin for one position per row: x [B, heads, 1, hd], cos/sin [1 or B, 1, 1, hd]; else null.
+    /// x·cos + rotate_half(x)·sin for one position per row: x [B, heads, 1, hd], cos/sin [1 or B, 1, 1, rd] with
+    /// rd ≤ hd (the first rd dimensions rotate, the rest pass through: partial rotary); else null.
     /// </summary>
     public static unsafe Tensor? TryRotary(Tensor x, Tensor cos, Tensor sin)
     {
         if (!Usable(x) || x.dim() != 4 || x.shape[2] != 1 || cos.dtype != ScalarType.Float32 || sin.dtype != ScalarType.Float32
             || cos.dim() != 4 || cos.shape[2] != 1 || (cos.shape[0] != 1 && cos.shape[0] != x.shape[0]) || !cos.is_contiguous() || !sin.is_contiguous()
-            || cos.shape[3] != x.shape[3] || !sin.shape.SequenceEqual(cos.shape)) return null;
-        long b = x.shape[0], heads = x.shape[1], hd = x.shape[3], half = hd / 2;
+            || cos.shape[3] > x.shape[3] || cos.shape[3] % 2 != 0 || !sin.shape.SequenceEqual(cos.shape)) return null;
+        long b = x.shape[0], heads = x.shape[1], hd = x.shape[3], rd = cos.shape[3], half = rd / 2;
         using var input = x.contiguous();
         var output = empty_like(input);
         float* X = (float*)SmallBatchLinear.DataPointer(input), Y = (float*)SmallBatchLinear.DataPointer(output);
@@ -55,7 +56,7 @@ internal static class DecodeElementwise
         }
         for (long row = 0; row < b; row++)
         {
-            float* c = C + (cos.shape[0] == 1 ? 0 : row * hd), s = S + (cos.shape[0] == 1 ? 0 : row * hd);
+            float* c = C + (cos.shape[0] == 1 ? 0 : row * rd), s = S + (cos.shape[0] == 1 ? 0 : row * rd);
             for (long head = 0; head < heads; head++)
             {
                 float* xh = X + (row * heads + head) * hd, yh = Y + (row * heads + head) * hd;
@@ -64,6 +65,7 @@ internal static class DecodeElementwise
                     yh[i] = xh[i] * c[i] + -xh[i + half] * s[i];
                     yh[i + half] = xh[i + half] * c[i + half] + xh[i] * s[i + half];
                 }
+                for (long i = rd; i < hd; i++) yh[i] = xh[i];
             }
         }
         return output;

@@ -28,7 +28,7 @@ public class MixLoraGoldenTests
         }
         var experts = Enumerable.Range(0, UnitExperts).Select(e => new ExpertLoras
         {
-            GateProj = Lora(e, "gate_proj", ffn.GateProj),
+            GateProj = Lora(e, "gate_proj", ffn.GateProj!),
             UpProj = Lora(e, "up_proj", ffn.UpProj),
             DownProj = Lora(e, "down_proj", ffn.DownProj),
         }).ToList();

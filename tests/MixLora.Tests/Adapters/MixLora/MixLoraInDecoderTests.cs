@@ -17,7 +17,7 @@ public class MixLoraInDecoderTests
         {
             var experts = MoeFixtures.Experts(layer.DenseMlp, settings.NumExperts, g, freshB: freshB);
             var router = randn(new long[] { settings.NumExperts, model.Config.HiddenSize }, generator: g);
-            var block = new MixLoraFeedForward(index, router, experts, settings, model.Config.HiddenAct);
+            var block = new MixLoraFeedForward(index, router, experts, settings, model.Config.Activation);
             layer.AddMlpReplacement(block, block);
             blocks.Add(block);
         }

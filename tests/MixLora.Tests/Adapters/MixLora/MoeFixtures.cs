@@ -35,7 +35,7 @@ internal static class MoeFixtures
         }
         return Enumerable.Range(0, numExperts).Select(_ => new ExpertLoras
         {
-            GateProj = Make(gate, ffn.GateProj), UpProj = Make(up, ffn.UpProj), DownProj = Make(down, ffn.DownProj),
+            GateProj = Make(gate, ffn.GateProj!), UpProj = Make(up, ffn.UpProj), DownProj = Make(down, ffn.DownProj),
         }).ToList();
     }
 
@@ -48,7 +48,7 @@ internal static class MoeFixtures
     public static Tensor DenseExpert(FeedForward ffn, ExpertLoras expert, Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gate = Project(ffn.GateProj, expert.GateProj, x);
+        var gate = Project(ffn.GateProj!, expert.GateProj, x);
         var up = Project(ffn.UpProj, expert.UpProj, x);
         var a = nn.functional.silu(gate) * up;
         return Project(ffn.DownProj, expert.DownProj, a).MoveToOuterDisposeScope();

@@ -5,14 +5,21 @@ namespace MixLora.Tests.Models.Families;
 
 /// <summary>
 /// Tiny random configurations of each model family with every distinguishing feature active: GQA, a head_dim that is
-/// not hidden/heads, a sliding window shorter than the test sequences, soft caps small enough to bite.
+/// not hidden/heads, a sliding window shorter than the test sequences, soft caps small enough to bite, partial rotary,
+/// LongRoPE factors far from 1, non-zero biases.
 /// </summary>
 public static class FamilyConfigs
 {
     public const int Vocab = 600;  // at least the 512 pieces of the test tokenizer
     public const int Window = 5;
 
-    public static TheoryData<string> Names => new() { "qwen3", "gemma", "gemma2", "gemma3_text", "llama3.2" };
+    public static TheoryData<string> Names => new() { "qwen3", "gemma", "gemma2", "gemma3_text", "llama3.2", "phi3", "phi" };
+
+    /// <summary>Phi-3's LongRoPE switch point: the 12-token test sequences use the short factors, <see cref="LongSequence"/> the long ones.</summary>
+    public const int Phi3OriginalContext = 16;
+
+    /// <summary>Token count of the sequences that go past <see cref="Phi3OriginalContext"/>.</summary>
+    public const int LongSequence = 20;
 
     public static ModelConfig Get(string name) => name switch
     {
@@ -38,6 +45,18 @@ public static class FamilyConfigs
         {
             TieWordEmbeddings = true,
             RopeScaling = new RopeScalingConfig { RopeType = "llama3", Factor = 8, LowFreqFactor = 1, HighFreqFactor = 4, OriginalMaxPositionEmbeddings = 16 },
+        },
+        // Phi-3 / Phi-4-mini: fused projections, half the head rotated, LongRoPE with factors far from 1 (6 frequencies).
+        "phi3" => Base("phi3") with
+        {
+            HeadDimOverride = 24, PartialRotaryFactor = 0.5, SlidingWindow = Window, TieWordEmbeddings = false,
+            OriginalMaxPositionEmbeddings = Phi3OriginalContext, RopeTheta = 10_000,
+            RopeScaling = new RopeScalingConfig { Type = "longrope", ShortFactor = [1, 1.5, 2, 3, 5, 8], LongFactor = [1, 2, 4, 8, 16, 40] },
+        },
+        // Phi-2: LayerNorm with bias, parallel block, 8 of 16 head dimensions rotated, gelu_new, biases everywhere.
+        "phi" => Base("phi") with
+        {
+            RmsNormEps = null, LayerNormEps = 1e-5, HiddenAct = "gelu_new", PartialRotaryFactor = 0.5, TieWordEmbeddings = false,
         },
         _ => throw new ArgumentException(name),
     };

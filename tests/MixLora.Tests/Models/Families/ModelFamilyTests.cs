@@ -30,6 +30,16 @@ public class ModelFamilyTests
         { "gemma2", Feature.SlidingWindow }, { "gemma2", Feature.QueryScale },
         { "gemma3_text", Feature.QkNorm }, { "gemma3_text", Feature.LocalRope }, { "gemma3_text", Feature.SlidingWindow },
         { "gemma3_text", Feature.AttentionSoftcap }, { "gemma3_text", Feature.QueryScale }, { "gemma3_text", Feature.SandwichNorms },
+        { "phi3", Feature.PartialRotary }, { "phi3", Feature.LongRope }, { "phi3", Feature.SlidingWindow },
+        { "phi", Feature.ParallelBlock }, { "phi", Feature.PartialRotary }, { "phi", Feature.LayerNorm }, { "phi", Feature.GeluTanh },
+    };
+
+    /// <summary>Each family's adapter targets (attention and FFN) and the file name of one of its expert/FFN tensors.</summary>
+    private static (string Targets, string FfnProjection) AdapterTargets(string family) => family switch
+    {
+        "phi3" => ("\"qkv_proj\", \"o_proj\", \"gate_up_proj\", \"down_proj\"", "gate_up_proj"),
+        "phi" => ("\"q_proj\", \"v_proj\", \"dense\", \"fc1\", \"fc2\"", "fc1"),
+        _ => ("\"q_proj\", \"v_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"", "up_proj"),
     };
 
     private static CausalLM Model(string family) => TinyModels.Create(FamilyConfigs.Get(family), seed: 5);
@@ -40,6 +50,20 @@ public class ModelFamilyTests
         using var output = model.Forward(tensor(ids).unsqueeze(0));
         return output.Logits[0].clone();                                                          // [T, V]
     }
+
+    /// <summary>
+    /// Scales the query and key projections up so that attention is far from uniform: at the random weights' std of
+    /// 0.02 the scores are about 0.02 apart and how positions are rotated barely shows in the logits.
+    /// </summary>
+    private static CausalLM Sharpened(CausalLM model)
+    {
+        using var _ = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+            if (name.Contains("q_proj.weight") || name.Contains("k_proj.weight") || name.Contains("qkv_proj.weight")) parameter.mul_(12);
+        return model;
+    }
+
+    private static bool IsRotaryFeature(Feature feature) => feature is Feature.PartialRotary or Feature.LongRope or Feature.LocalRope;
 
     private static Dictionary<string, Tensor> Weights(CausalLM model) =>
         model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
@@ -54,11 +78,24 @@ public class ModelFamilyTests
         TensorAssert.Close(expected, actual, 1e-5, $"{family} logits");
     }
 
+    [Fact]
+    public void Phi3LongSequencesUseTheLongFactors()
+    {
+        using var model = Sharpened(Model("phi3"));
+        var ids = Enumerable.Range(0, FamilyConfigs.LongSequence).Select(i => (long)(i * 29 % FamilyConfigs.Vocab)).ToArray();
+        using var actual = Logits(model, ids);
+        using var expected = FamilyReference.Logits(model.Config, Weights(model), ids).to(ScalarType.Float32);
+        TensorAssert.Close(expected, actual, 1e-5, "phi3 logits past original_max_position_embeddings");
+        // The first 12 positions differ from a 12-token forward: the whole sequence switched to the long factors.
+        using var shortRun = Logits(model, ids[..12]);
+        Assert.True(TensorAssert.MaxAbsDiff(shortRun, actual.narrow(0, 0, 12)) > 1e-3, "the long factors apply to every position");
+    }
+
     [Theory]
     [MemberData(nameof(FamilyFeatures))]
     public void SwitchingOffTheFeatureChangesTheLogits(string family, Feature feature)
     {
-        using var model = Model(family);
+        using var model = IsRotaryFeature(feature) ? Sharpened(Model(family)) : Model(family);
         using var actual = Logits(model, Ids);
         using var without = FamilyReference.Logits(model.Config, Weights(model), Ids, feature).to(ScalarType.Float32);
         double difference = TensorAssert.MaxAbsDiff(without, actual);
@@ -107,6 +144,7 @@ public class ModelFamilyTests
         using var written = TinyModelFolder.Write(dir.Path, FamilyConfigs.Get(family), seed: 5);
         using var loaded = PretrainedModel.Load(dir.Path, new RunOptions());
         Assert.Equal(family == "llama3.2" ? "llama" : family, loaded.Config.ModelType);
+        Assert.Equal(written.named_parameters().Select(p => p.name).Order(), loaded.Model.named_parameters().Select(p => p.name).Order());
         using var expected = Logits(written, Ids);
         using var actual = Logits(loaded.Model, Ids);
         TensorAssert.Close(expected, actual, 0, $"{family} reloaded");
@@ -119,10 +157,15 @@ public class ModelFamilyTests
     [InlineData("gemma2", "LORA")]
     [InlineData("gemma2", "MIXLORA")]
     [InlineData("gemma3_text", "MIXLORA")]
+    [InlineData("phi3", "LORA")]
+    [InlineData("phi3", "MIXLORA")]
+    [InlineData("phi", "LORA")]
+    [InlineData("phi", "MIXLORA")]
     public void AdaptersTrainAndReloadBitExactly(string family, string peft)
     {
         using var model = Model(family);
-        string json = $"{{\"peft_type\": \"{peft}\", \"r\": 4, \"lora_alpha\": 8, \"lora_dropout\": 0.0, \"target_modules\": [\"q_proj\", \"v_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]" +
+        var (targets, ffnProjection) = AdapterTargets(family);
+        string json = $"{{\"peft_type\": \"{peft}\", \"r\": 4, \"lora_alpha\": 8, \"lora_dropout\": 0.0, \"target_modules\": [{targets}]" +
                       (peft == "MIXLORA" ? ", \"routing_strategy\": \"mixlora\", \"num_experts\": 4, \"top_k\": 2" : "") + "}";
         using var adapter = Adapter.Create(model, AdapterConfig.Parse(json, "(test)"), new AdapterOptions { Seed = 2 });
         using var ids = tensor(Ids).unsqueeze(0).repeat(2, 1);                                    // [2, T]
@@ -145,7 +188,9 @@ public class ModelFamilyTests
         using var dir = new TempDir();
         adapter.Save(dir.Path);
         var saved = adapter.NamedTensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().bytes.ToArray());
-        string expectedName = peft == "MIXLORA" ? "mixlora.layers.1.mlp.up_proj.experts.3.lora_A.weight" : "base_model.model.model.layers.1.mlp.up_proj.lora_A.weight";
+        string expectedName = peft == "MIXLORA"
+            ? $"mixlora.layers.1.mlp.{ffnProjection}.experts.3.lora_A.weight"
+            : $"base_model.model.model.layers.1.mlp.{ffnProjection}.lora_A.weight";
         Assert.Contains(expectedName, saved.Keys);
         using var trained = Logits(model, Ids);
         adapter.Detach();
