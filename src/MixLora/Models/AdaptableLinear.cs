@@ -10,30 +10,31 @@ namespace MixLora.Models;
 /// </summary>
 public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
-    private readonly Parameter? _bias;
+    // Named as registered: TorchSharp's Module.to(device or dtype) swaps in the moved tensor only for a field of that name.
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
 
     public AdaptableLinear(Tensor weight, Tensor? bias) : base(nameof(AdaptableLinear))
     {
-        _weight = new Parameter(weight, requires_grad: false);
-        register_parameter("weight", _weight);
+        this.weight = new Parameter(weight, requires_grad: false);
+        register_parameter("weight", this.weight);
         if (bias is not null)
         {
-            _bias = new Parameter(bias, requires_grad: false);
-            register_parameter("bias", _bias);
+            this.bias = new Parameter(bias, requires_grad: false);
+            register_parameter("bias", this.bias);
         }
     }
 
-    public Parameter Weight => _weight;
-    public Parameter? Bias => _bias;
-    public long InFeatures => _weight.shape[1];
-    public long OutFeatures => _weight.shape[0];
+    public Parameter Weight => weight;
+    public Parameter? Bias => bias;
+    public long InFeatures => weight.shape[1];
+    public long OutFeatures => weight.shape[0];
 
     /// <summary>Adapters applied after the frozen projection, in order.</summary>
     public List<ILinearDelta> Deltas { get; } = [];
 
     /// <summary>The frozen projection alone, without adapters: [.., in] -> [.., out] (a few rows: the decode kernel).</summary>
-    public Tensor ForwardBase(Tensor x) => Kernels.SmallBatchLinear.Linear(x, _weight, _bias);
+    public Tensor ForwardBase(Tensor x) => Kernels.SmallBatchLinear.Linear(x, weight, bias);
 
     public override Tensor forward(Tensor x) => Forward(x, null);
 

@@ -10,28 +10,29 @@ namespace MixLora.Models;
 /// </summary>
 public sealed class LayerNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
-    private readonly Parameter _bias;
+    // Named as registered: TorchSharp's Module.to(device or dtype) swaps in the moved tensor only for a field of that name.
+    private readonly Parameter weight;
+    private readonly Parameter bias;
     private readonly double _eps;
 
     public LayerNorm(Tensor weight, Tensor bias, double eps) : base(nameof(LayerNorm))
     {
-        _weight = new Parameter(weight, requires_grad: false);
-        _bias = new Parameter(bias, requires_grad: false);
+        this.weight = new Parameter(weight, requires_grad: false);
+        this.bias = new Parameter(bias, requires_grad: false);
         _eps = eps;
-        register_parameter("weight", _weight);
-        register_parameter("bias", _bias);
+        register_parameter("weight", this.weight);
+        register_parameter("bias", this.bias);
     }
 
-    public Parameter Weight => _weight;
-    public Parameter Bias => _bias;
+    public Parameter Weight => weight;
+    public Parameter Bias => bias;
 
     /// <summary>x: [.., H] -> [.., H].</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
-        var normalised = nn.functional.layer_norm(x32, [x.shape[^1]], _weight.to(ScalarType.Float32), _bias.to(ScalarType.Float32), _eps);
+        var normalised = nn.functional.layer_norm(x32, [x.shape[^1]], weight.to(ScalarType.Float32), bias.to(ScalarType.Float32), _eps);
         return normalised.to(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -10,30 +10,31 @@ namespace MixLora.Models;
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
+    // Named as registered: TorchSharp's Module.to(device or dtype) swaps in the moved tensor only for a field of that name.
+    private readonly Parameter weight;
     private Tensor? _shifted;   // Gemma: 1 + w (fp32, formed once as HF forms it on every call); null for LLaMA
     private readonly double _eps;
 
     public RmsNorm(Tensor weight, double eps, bool addOne = false) : base(nameof(RmsNorm))
     {
-        _weight = new Parameter(weight, requires_grad: false);
+        this.weight = new Parameter(weight, requires_grad: false);
         _shifted = addOne ? ShiftedWeight() : null;
         _eps = eps;
-        register_parameter("weight", _weight);
+        register_parameter("weight", this.weight);
     }
 
     /// <summary>The stored weight w (the checkpoint's tensor; with addOne the norm multiplies by 1 + w).</summary>
-    public Parameter Weight => _weight;
+    public Parameter Weight => weight;
 
     public override Tensor forward(Tensor x)
     {
-        if (_shifted is not null && _shifted.device != _weight.device)
+        if (_shifted is not null && _shifted.device != weight.device)
         {
             // The model moved to another device (model.to): 1 + w is no registered tensor, so it follows here.
             _shifted.Dispose();
             _shifted = ShiftedWeight();
         }
-        var scale = _shifted ?? _weight;
+        var scale = _shifted ?? weight;
         if (Kernels.DecodeElementwise.TryRmsNorm(x, scale, _eps) is { } fast) return fast;    // a decode step's few rows
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
@@ -42,7 +43,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         return (scale * normalised).to(x.dtype).MoveToOuterDisposeScope();
     }
 
-    private Tensor ShiftedWeight() => (_weight.detach().to(ScalarType.Float32) + 1).DetachFromDisposeScope();
+    private Tensor ShiftedWeight() => (weight.detach().to(ScalarType.Float32) + 1).DetachFromDisposeScope();
 
     protected override void Dispose(bool disposing)
     {

@@ -91,6 +91,7 @@ public sealed class RotaryEmbedding : IDisposable
         using var scope = NewDisposeScope();
         var pos = positions.dim() == 1 ? positions.unsqueeze(0) : positions;         // [B?, T]
         var inv = _longInvFreq is not null && pos.max().item<long>() + 1 > _switchLength ? _longInvFreq : _invFreq;
+        if (inv.device != pos.device) inv = inv.to(pos.device);                      // the model moved after it was built
         var angles = pos.to(ScalarType.Float32).unsqueeze(-1) * inv;                // [B, T, 1] * [rd/2] -> [B, T, rd/2]
         var emb = torch.cat([angles, angles], dim: -1).unsqueeze(1);               // [B, T, rd] -> [B, 1, T, rd]
         var (cos, sin) = (emb.cos(), emb.sin());

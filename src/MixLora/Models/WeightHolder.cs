@@ -10,17 +10,18 @@ namespace MixLora.Models;
 /// </summary>
 internal sealed class WeightHolder : nn.Module
 {
-    private readonly Parameter _weight;
-    private readonly Parameter? _bias;
+    // Named as registered: TorchSharp's Module.to(device or dtype) swaps in the moved tensor only for a field of that name.
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
 
     public WeightHolder(string name, Parameter weight, Parameter? bias = null) : base(name)
     {
-        _weight = weight;
-        _bias = bias;
-        register_parameter("weight", weight);
-        if (bias is not null) register_parameter("bias", bias);
+        this.weight = weight;
+        this.bias = bias;
+        register_parameter("weight", this.weight);
+        if (this.bias is not null) register_parameter("bias", this.bias);
     }
 
-    public Parameter Weight => _weight;
-    public Parameter? Bias => _bias;
+    public Parameter Weight => weight;
+    public Parameter? Bias => bias;
 }

@@ -11,13 +11,13 @@ public class ExpertPathEquivalenceTests
 {
     private const int NumExperts = 6;
 
-    private sealed record Result(Tensor Output, List<Tensor> Grads);
+    internal sealed record Result(Tensor Output, List<Tensor> Grads);
 
     /// <summary>Runs one path; the loss is (out ⊙ probe).sum() + the strategy's router loss.</summary>
-    private static Result Run(ExpertPath path, MoeSettings settings, FeedForward ffn, Tensor router, List<ExpertLoras> experts,
+    internal static Result Run(ExpertPath path, MoeSettings settings, FeedForward ffn, Tensor router, List<ExpertLoras> experts,
         Tensor hidden, Tensor probe)
     {
-        var block = MoeFixtures.Block(router, experts, settings with { Path = path });
+        var block = MoeFixtures.Block(router, experts, settings with { Path = path }, ffn.ActivationName);
         var trainables = MoeFixtures.Trainables(block);
         foreach (var p in trainables) p.grad?.zero_();
         var (output, logits) = block.Forward(hidden, ffn, training: false);
@@ -32,7 +32,7 @@ public class ExpertPathEquivalenceTests
         return new Result(output.detach(), grads);
     }
 
-    private static void AssertSame(Result expected, Result actual, string what)
+    internal static void AssertSame(Result expected, Result actual, string what)
     {
         TensorAssert.Close(expected.Output, actual.Output, 1e-5, $"{what} output");
         Assert.Equal(expected.Grads.Count, actual.Grads.Count);

@@ -41,8 +41,8 @@ internal static class MoeFixtures
 
     public static Tensor RandomRouter(int numExperts, Generator g, int hidden = Hidden) => randn(numExperts, hidden, generator: g);
 
-    public static MixLoraFeedForward Block(Tensor router, IReadOnlyList<ExpertLoras> experts, MoeSettings settings) =>
-        new(0, router, experts, settings, "silu");
+    public static MixLoraFeedForward Block(Tensor router, IReadOnlyList<ExpertLoras> experts, MoeSettings settings, string activation = "silu") =>
+        new(0, router, experts, settings, activation);
 
     /// <summary>Expert e's FFN on every token: [N, H] -> [N, H], computed from W and s·B·A directly (no LoraLinear code).</summary>
     public static Tensor DenseExpert(FeedForward ffn, ExpertLoras expert, Tensor x)
