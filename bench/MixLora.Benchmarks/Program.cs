@@ -8,6 +8,9 @@ using static TorchSharp.torch;
 //            --all adds the dynamic and switch strategies. Paths are timed round-robin so background load hits them alike.
 //   generate [--model DIR] [--new-tokens N]      tokens/s with and without KV cache, RSS before/after (default: stories260K)
 //   train-memory [--model DIR] [--steps N]        RSS every 50 training steps of the demo adapter (must stay flat)
+//   large-vocab [--prompt N] [--new-tokens N] [--output FILE]
+//                                                 peak memory of generating with a 262,144-token vocabulary (random
+//                                                 Gemma-3-1B-wide model): head at the last position vs at every position
 //   checkpointing [--layers N] [--hidden N] [--seq N] [--batch N] [--vocab N] [--repeats N] [--threads N]
 //                                                 one MixLoRA training step with vs without activation checkpointing:
 //                                                 memory held for the backward, step peak memory, step time
@@ -55,6 +58,11 @@ if (args.Length > 0 && args[0] == "checkpointing")
 {
     ActivationCheckpointingBenchmark.Run(IntOption("--layers", 4), IntOption("--hidden", 512), IntOption("--seq", 256), IntOption("--batch", 8),
         IntOption("--vocab", 1000), IntOption("--repeats", 3), IntOption("--threads", 0));
+    return;
+}
+if (args.Length > 0 && args[0] == "large-vocab")
+{
+    LargeVocabularyBenchmark.Run(IntOption("--prompt", 512), IntOption("--new-tokens", 8), args.Contains("--output") ? StringOption("--output", "") : null);
     return;
 }
 if (args.Length > 0 && args[0] == "generate")

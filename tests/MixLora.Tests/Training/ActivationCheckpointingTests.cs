@@ -136,6 +136,30 @@ public class ActivationCheckpointingTests
         foreach (var a in adapters) a.Dispose();
     }
 
+    [Theory]
+    [InlineData("phi3", "\"qkv_proj\", \"o_proj\", \"gate_up_proj\", \"down_proj\"")]
+    [InlineData("phi", "\"q_proj\", \"k_proj\", \"v_proj\", \"dense\", \"fc1\", \"fc2\"")]
+    public void PhiResidualAndEmbeddingDropoutReplayInTheRecompute(string family, string targets)
+    {
+        // resid_pdrop (and Phi's embd_pdrop) draw from the global generator inside each layer: the recompute must redraw them.
+        var config = MixLora.Tests.Models.Families.FamilyConfigs.Get(family) with { ResidPdrop = 0.2, EmbdPdrop = 0.1 };
+        using var model = TinyModels.Create(config, seed: 3);
+        // No LoRA dropout: the global generator then drives only the model's own dropout (jitter uses the adapter's).
+        var adapter = AdapterConfig.Parse($"{{\"r\": 4, \"lora_alpha\": 8, \"lora_dropout\": 0.0, \"target_modules\": [{targets}], {NoisyMixLora}}}", "(test)");
+        var adapters = CreateAdapters(model, adapter);
+        var (ids, mask) = Batch(2, 10, config.VocabSize);
+        var global = GeneratorState.Capture();
+        var local = new[] { GeneratorState.Capture(adapters[0].RandomGenerator) };
+
+        var plain = Step(model, adapters, ids, mask, null, checkpointing: false, global, local);
+        var checkpointed = Step(model, adapters, ids, mask, null, checkpointing: true, global, local);
+        AssertSame(plain, checkpointed);
+        // The dropout is real: another draw gives other logits, and evaluation mode none.
+        var other = Step(model, adapters, ids, mask, null, checkpointing: false, GeneratorState.Capture(new Generator(99)), local);
+        Assert.True(TensorAssert.MaxAbsDiff(plain.Logits, other.Logits) > 1e-4, "resid_pdrop had no effect");
+        adapters[0].Dispose();
+    }
+
     [Fact]
     public void SlidingWindowModelWithoutRouterLossGetsTheSameGradients()
     {
