@@ -100,7 +100,7 @@ public class HfModelFolderTests
     }
 
     [Theory]
-    [InlineData("{\"model_type\": \"gpt2\", \"hidden_size\": 8}", "model_type \"gpt2\" is not supported (supported: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, mixtral)")]
+    [InlineData("{\"model_type\": \"gpt2\", \"hidden_size\": 8}", "model_type \"gpt2\" is not supported (supported: llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, phi, mixtral)")]
     [InlineData("{\"hidden_size\": 8}", "missing key \"model_type\"")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"intermediate_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 3, \"vocab_size\": 5}", "hidden_size (8) must be divisible by num_attention_heads (3)")]
     [InlineData("{\"model_type\": \"llama\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 5}", "\"intermediate_size\" must be a positive integer")]
