@@ -25,7 +25,7 @@ public static class ExportCommand
             DefaultValueFactory = _ => "f32",
         };
         type.AcceptOnlyFromAmong([.. GgufExporter.Types.Keys]);
-        var command = new Command("gguf", "Write a GGUF v3 file in llama.cpp's llama architecture (runs in llama.cpp, Ollama, LM Studio, LLamaSharp).")
+        var command = new Command("gguf", "Write a GGUF v3 file in llama.cpp's architecture for the model's family: llama (llama, mistral, mixtral), qwen3, gemma, gemma2, gemma3, phi3 or phi2 (runs in llama.cpp, Ollama, LM Studio, LLamaSharp).")
         {
             adapter, output, type,
         };

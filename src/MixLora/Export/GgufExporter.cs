@@ -10,7 +10,8 @@ public sealed record GgufExportSummary(string Path, string Type, int TensorCount
 
 /// <summary>
 /// Writes a model (with a LoRA, rsLoRA or DoRA adapter folded in, when given) as a GGUF v3 file in llama.cpp's
-/// <c>llama</c> architecture, runnable by llama.cpp, Ollama, LM Studio or LLamaSharp.
+/// <c>llama</c> architecture (or its qwen3, gemma, gemma2, gemma3, phi3 or phi2 one, by the model's family), runnable
+/// by llama.cpp, Ollama, LM Studio or LLamaSharp.
 /// </summary>
 public static class GgufExporter
 {
@@ -41,6 +42,7 @@ public static class GgufExporter
         using var scope = NewDisposeScope();
         var tensors = GgufLlamaTensors.Map(merged.Tensors, shape);
         if (shape.RopeFrequencyFactors() is { } ropeFactors) tensors.Add(("rope_freqs.weight", ropeFactors));
+        tensors.AddRange(shape.LongRopeFactors());
         var stored = tensors.Select(t => new GgufTensorData(t.Name, t.Tensor, StorageType(t.Name, t.Tensor, storage))).ToList();
         GgufWriter.Write(outputPath, metadata, stored);
         return new GgufExportSummary(outputPath, type, stored.Count,

@@ -7,8 +7,8 @@ namespace MixLora.Export;
 
 /// <summary>
 /// What llama.cpp's <c>llama</c> architecture (dense LLaMA/Mistral, or a Mixtral-style MoE) or its <c>qwen3</c>,
-/// <c>gemma</c>, <c>gemma2</c> and <c>gemma3</c> architectures need to know of a model's config.json, and the GGUF
-/// metadata keys that say it, as llama.cpp's own converter writes them.
+/// <c>gemma</c>, <c>gemma2</c>, <c>gemma3</c>, <c>phi3</c> and <c>phi2</c> architectures need to know of a model's
+/// config.json, and the GGUF metadata keys that say it, as llama.cpp's own converter writes them.
 /// </summary>
 internal sealed class GgufLlamaShape
 {
@@ -21,18 +21,20 @@ internal sealed class GgufLlamaShape
         {
             "qwen3" or "gemma" or "gemma2" => config.ModelType,
             "gemma3_text" => "gemma3",
+            "phi3" => "phi3",
+            "phi" => "phi2",
             _ => "llama",
         };
     }
 
     public ModelConfig Config { get; }
 
-    /// <summary>llama.cpp's architecture name: "llama", "qwen3", "gemma", "gemma2" or "gemma3".</summary>
+    /// <summary>llama.cpp's architecture name: "llama", "qwen3", "gemma", "gemma2", "gemma3", "phi3" or "phi2".</summary>
     public string Arch { get; }
 
     /// <summary>
-    /// llama.cpp's llama rotates adjacent pairs and needs Q/K rows reordered; its qwen3 and gemma rotate the two halves
-    /// of each head as Hugging Face does (NEOX style), so the weights go as they are.
+    /// llama.cpp's llama rotates adjacent pairs and needs Q/K rows reordered; its qwen3, gemma and phi architectures
+    /// rotate the two halves of each head's rotary part as Hugging Face does (NEOX style), so the weights go as they are.
     /// </summary>
     public bool PermutesQueryKeyRows => Arch == "llama";
 
@@ -47,7 +49,7 @@ internal sealed class GgufLlamaShape
 
     public int ExpertsUsed { get; }
 
-    /// <exception cref="MixLoraException">A model llama.cpp's llama architecture would run differently, named by its config key.</exception>
+    /// <exception cref="MixLoraException">A model llama.cpp's architecture for it would run differently, named by its config key.</exception>
     public static GgufLlamaShape From(JsonObject json)
     {
         var config = json.Deserialize<ModelConfig>() ?? throw new MixLoraException("config.json is null");
@@ -82,20 +84,44 @@ internal sealed class GgufLlamaShape
             case "mixtral":
                 (experts, used) = (config.LocalExperts, config.ExpertsPerToken);
                 break;
+            case "phi":
+                // llama.cpp's phi2 requires output.weight and output.bias; our tied Phi has no head of its own to write.
+                if (config.TiedHead)
+                    throw new MixLoraException("config.json: tie_word_embeddings true cannot be exported to GGUF (llama.cpp's phi2 architecture reads a separate output weight and bias)");
+                goto case "phi3";
+            case "phi3":
+                // Both size Q and the attention output by embedding_length (hidden_size): no other head size fits.
+                if (config.HeadDim * config.NumAttentionHeads != config.HiddenSize)
+                    throw new MixLoraException($"config.json: head_dim {config.HeadDim} times num_attention_heads {config.NumAttentionHeads} differs from hidden_size {config.HiddenSize}; " +
+                                               $"llama.cpp's {(config.IsPhi ? "phi2" : "phi3")} architecture sizes the attention by hidden_size, so this model cannot be exported to GGUF");
+                break;
             default:
-                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma, gemma2, gemma3_text)");
+                throw new MixLoraException($"config.json: model_type \"{config.ModelType}\" cannot be exported to GGUF (supported: {string.Join(", ", SupportedTypes)})");
         }
-        // llama.cpp's llama, qwen3 and gemma graphs attend to the whole context; a window shorter than it would change the
-        // outputs. Its gemma2 graph has Gemma 2's window on even layers.
+        // llama.cpp's llama, qwen3, gemma and phi2 graphs attend to the whole context, and so does its phi3 graph: it reads
+        // phi3.attention.sliding_window but switches the window off (a warning says so when the file is loaded). A window
+        // shorter than the context would change the outputs. Its gemma2/gemma3 graphs have their families' windows.
         if (config.ModelType is not ("gemma2" or "gemma3_text") && config.LayerWindows.FirstOrDefault(w => w < config.MaxPositionEmbeddings) is { } window)
             throw new MixLoraException($"config.json: sliding_window {window} is shorter than max_position_embeddings {config.MaxPositionEmbeddings}; " +
                                        "llama.cpp's graph for it has no sliding-window attention, so this model cannot be exported to GGUF");
-        string activation = config.IsGemma ? "gelu_pytorch_tanh" : "silu";
-        if (config.Activation != activation)
+        // llama.cpp's GELU is the tanh approximation (Phi's gelu_new and gelu_pytorch_tanh are the same function).
+        string[] activations = config.IsPhi ? ["gelu_new", "gelu_pytorch_tanh"] : config.IsGemma ? ["gelu_pytorch_tanh"] : ["silu"];
+        if (!activations.Contains(config.Activation))
             throw new MixLoraException($"config.json: {(config.IsGemma ? "hidden_activation" : "hidden_act")} \"{config.Activation}\" cannot be exported to GGUF " +
-                                       $"(llama.cpp's graph for {config.ModelType} uses {activation})");
+                                       $"(llama.cpp's graph for {config.ModelType} uses {activations[0]})");
         return new GgufLlamaShape(config, experts, used);
     }
+
+    /// <summary>The config.json model types the export takes.</summary>
+    public static readonly IReadOnlyList<string> SupportedTypes = ["llama", "mistral", "mixtral", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "phi"];
+
+    /// <summary>
+    /// Phi-3 LongRoPE: the cos/sin multiplier our model (as Hugging Face) uses, rope_scaling.attention_factor or its
+    /// default. llama.cpp multiplies its rotation by phi3.rope.scaling.attn_factor. Null without LongRoPE.
+    /// </summary>
+    private double? LongRopeAttentionFactor => Config.RopeScaling is { EffectiveType: "longrope" } s
+        ? s.AttentionFactor ?? Models.RotaryEmbedding.LongRopeAttentionFactor(Config)
+        : null;
 
     /// <summary>
     /// llama.cpp's gemma3 graph fixes what Gemma 3's config may vary: every sixth layer global, local layers rotated with
@@ -133,17 +159,27 @@ internal sealed class GgufLlamaShape
         yield return new($"{Arch}.attention.head_count", (uint)c.NumAttentionHeads);
         yield return new($"{Arch}.attention.head_count_kv", (uint)c.KeyValueHeads);
         yield return new($"{Arch}.rope.freq_base", (float)c.RopeBase);
-        yield return new($"{Arch}.attention.layer_norm_rms_epsilon", (float)c.NormEps);
+        // Phi's LayerNorm has its own epsilon key; every other family here uses RMSNorm.
+        yield return new($"{Arch}.attention.{(Arch == "phi2" ? "layer_norm_epsilon" : "layer_norm_rms_epsilon")}", (float)c.NormEps);
         // llama.cpp derives the head size from embedding_length / head_count unless these say otherwise.
         if (c.HeadDim * c.NumAttentionHeads != c.HiddenSize)
         {
             yield return new($"{Arch}.attention.key_length", (uint)c.HeadDim);
             yield return new($"{Arch}.attention.value_length", (uint)c.HeadDim);
         }
-        // Gemma 2/3's window size (llama.cpp knows which layers it applies to).
-        if (Arch is "gemma2" or "gemma3"
+        // Gemma 2/3's window size (llama.cpp knows which layers it applies to); Phi-3's, which From allows only where
+        // it spans the whole context (llama.cpp's phi3 graph reads it and attends to the whole context).
+        if (Arch is "gemma2" or "gemma3" or "phi3"
             && c.LayerWindows.FirstOrDefault(w => w is not null) is { } window)
             yield return new($"{Arch}.attention.sliding_window", (uint)window);
+        if (Arch == "phi3")
+        {
+            // llama.cpp rotates with the long factors when its context (n_ctx per sequence) exceeds this length, with the
+            // short ones otherwise; our model (as Hugging Face) when the sequence does.
+            yield return new($"{Arch}.rope.scaling.original_context_length", (uint)c.LongRopeSwitchLength);
+            if (LongRopeAttentionFactor is { } attnFactor)
+                yield return new($"{Arch}.rope.scaling.attn_factor", (float)attnFactor);
+        }
         if (Arch == "gemma2")
         {
             yield return new($"{Arch}.attn_logit_softcapping", (float)c.AttentionSoftcap!.Value);
@@ -160,7 +196,20 @@ internal sealed class GgufLlamaShape
             yield return new($"{Arch}.expert_used_count", (uint)ExpertsUsed);
         }
         yield return new($"{Arch}.vocab_size", (uint)vocabSize);
-        yield return new($"{Arch}.rope.dimension_count", (uint)c.HeadDim);
+        // Phi-3 and Phi rotate the leading rotary_dim dimensions of each head; the other families whole heads.
+        yield return new($"{Arch}.rope.dimension_count", (uint)c.RotaryDim);
+    }
+
+    /// <summary>
+    /// For Phi-3 LongRoPE, llama.cpp's <c>rope_factors_long.weight</c> and <c>rope_factors_short.weight</c> tensors
+    /// ([rotary_dim / 2], float32): the per-frequency divisors of rope_scaling.long_factor and short_factor, as they are.
+    /// Empty without LongRoPE.
+    /// </summary>
+    public IEnumerable<(string Name, Tensor Factors)> LongRopeFactors()
+    {
+        if (Config.RopeScaling is not { EffectiveType: "longrope" } s) yield break;
+        yield return ("rope_factors_long.weight", tensor(s.LongFactor!.Select(f => (float)f).ToArray()));
+        yield return ("rope_factors_short.weight", tensor(s.ShortFactor!.Select(f => (float)f).ToArray()));
     }
 
     /// <summary>

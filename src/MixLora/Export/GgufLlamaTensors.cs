@@ -5,15 +5,17 @@ using static TorchSharp.torch;
 namespace MixLora.Export;
 
 /// <summary>
-/// Hugging Face LLaMA/Mixtral/Qwen3 checkpoint tensors under llama.cpp's names and layouts: Q and K rows reordered for
-/// the llama architecture's rotary pairing, Mixtral experts stacked into one tensor per projection, per-head q/k norms
-/// as attn_q_norm/attn_k_norm, Gemma's norms stored as 1 + w.
+/// Hugging Face LLaMA/Mixtral/Qwen3/Gemma/Phi-3/Phi checkpoint tensors under llama.cpp's names and layouts: Q and K rows
+/// reordered for the llama architecture's rotary pairing, Mixtral experts stacked into one tensor per projection,
+/// per-head q/k norms as attn_q_norm/attn_k_norm, Gemma's norms stored as 1 + w, Phi-3's fused projections and Phi's
+/// biased ones as they are.
 /// </summary>
 internal static partial class GgufLlamaTensors
 {
     private static readonly Dictionary<string, string> Global = new(StringComparer.Ordinal)
     {
         ["model.embed_tokens"] = "token_embd", ["model.norm"] = "output_norm", ["lm_head"] = "output",
+        ["model.final_layernorm"] = "output_norm",                                        // Phi's LayerNorm (weight and bias)
     };
 
     private static readonly Dictionary<string, string> PerLayer = new(StringComparer.Ordinal)
@@ -23,6 +25,11 @@ internal static partial class GgufLlamaTensors
         ["mlp.gate_proj"] = "ffn_gate", ["mlp.up_proj"] = "ffn_up", ["mlp.down_proj"] = "ffn_down",
         ["block_sparse_moe.gate"] = "ffn_gate_inp", ["self_attn.q_norm"] = "attn_q_norm", ["self_attn.k_norm"] = "attn_k_norm",
         ["pre_feedforward_layernorm"] = "ffn_norm", ["post_feedforward_layernorm"] = "post_ffw_norm",
+        // Phi-3: rows Q, K, V in one tensor, as llama.cpp's attn_qkv splits it; gate then up rows, as its phi3 graph's
+        // SwiGLU halves ffn_up (silu of the first half times the second).
+        ["self_attn.qkv_proj"] = "attn_qkv", ["mlp.gate_up_proj"] = "ffn_up",
+        // Phi: the attention output is "dense", the FFN fc1 (up) and fc2 (down), all with biases.
+        ["self_attn.dense"] = "attn_output", ["mlp.fc1"] = "ffn_up", ["mlp.fc2"] = "ffn_down",
     };
 
     /// <summary>Mixtral's expert projections: w1 gate [I, H], w2 down [H, I], w3 up [I, H].</summary>
@@ -49,7 +56,7 @@ internal static partial class GgufLlamaTensors
                 continue;
             }
             var layer = LayerName().Match(module);
-            if (!layer.Success) throw Unmapped(name);
+            if (!layer.Success) throw Unmapped(name, shape);
             string block = $"blk.{layer.Groups[1].Value}";
             string inner = layer.Groups[2].Value;
             // Gemma 2/3's post_attention_layernorm norms the attention output (llama.cpp: post_attention_norm); their
@@ -66,7 +73,7 @@ internal static partial class GgufLlamaTensors
                 continue;
             }
             var expert = ExpertName().Match(inner);
-            if (!expert.Success || suffix != "weight" || shape.Experts == 0) throw Unmapped(name);
+            if (!expert.Success || suffix != "weight" || shape.Experts == 0) throw Unmapped(name, shape);
             string stacked = $"{block}.{Experts[expert.Groups[2].Value]}.weight";
             if (!stacks.TryGetValue(stacked, out var experts))
             {
@@ -110,8 +117,8 @@ internal static partial class GgufLlamaTensors
         return dot < 0 ? (name, "") : (name[..dot], name[(dot + 1)..]);
     }
 
-    private static MixLoraException Unmapped(string name) =>
-        new($"tensor \"{name}\" has no place in llama.cpp's llama layout; this model cannot be exported to GGUF");
+    private static MixLoraException Unmapped(string name, GgufLlamaShape shape) =>
+        new($"tensor \"{name}\" has no place in llama.cpp's {shape.Arch} layout; this model cannot be exported to GGUF");
 
     [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)$")]
     private static partial Regex LayerName();

@@ -178,7 +178,7 @@ public class GgufExportTests
     }
 
     [Theory]
-    [InlineData("model_type", "\"qwen2\"", "model_type \"qwen2\" cannot be exported to GGUF")]
+    [InlineData("model_type", "\"qwen2\"", "model_type \"qwen2\" cannot be exported to GGUF (supported: llama, mistral, mixtral, qwen3, gemma, gemma2, gemma3_text, phi3, phi)")]
     [InlineData("rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4}", "rope_scaling type \"yarn\" is not supported")]
     [InlineData("num_local_experts", "0", "key \"num_local_experts\" must be a positive integer")]
     [InlineData("sliding_window", "64", "sliding_window 64 is shorter than max_position_embeddings 128")]
@@ -189,6 +189,133 @@ public class GgufExportTests
         config[key] = JsonNode.Parse(json);
         using var merged = Mixtral(config);
         var e = Assert.ThrowsAny<MixLoraException>(() => GgufExporter.Export(merged, Stories260K.Dir, dir.File("x.gguf")));
+        Assert.Contains(message, e.Message);
+        Assert.False(File.Exists(dir.File("x.gguf")));
+    }
+
+    /// <summary>Exports a <see cref="GgufLlamaCppTests.VariantConfig"/> model as f32 and reads the file back.</summary>
+    private static (GgufHeader Header, Dictionary<string, GgufTensorInfo> Tensors, Dictionary<string, Tensor> Weights) ExportVariant(TempDir dir, string variant)
+    {
+        using var model = TinyModelFolder.Write(dir.File("model"), GgufLlamaCppTests.VariantConfig(variant), seed: 3);
+        using var loaded = PretrainedModel.Load(dir.File("model"));
+        var summary = GgufExporter.Export(loaded, null, dir.File("m.gguf"));
+        var header = GgufReader.ReadHeader(dir.File("m.gguf"));
+        var tensors = header.Tensors.ToDictionary(t => t.Name);
+        Assert.Equal(summary.TensorCount, tensors.Count);
+        var weights = loaded.Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach().clone());
+        return (header, tensors, weights);
+    }
+
+    private static float[] Values(TempDir dir, GgufHeader header, GgufTensorInfo info)
+    {
+        using var t = GgufTensors.Load(dir.File("m.gguf"), header, info);
+        return t.data<float>().ToArray();
+    }
+
+    [Fact]
+    public void Phi3GoesToLlamaCppsPhi3WithFusedTensorsAndLongRopeFactors()
+    {
+        using var dir = new TempDir();
+        var (header, tensors, weights) = ExportVariant(dir, "phi3");
+        var m = header.Metadata;
+        Assert.Equal("phi3", m["general.architecture"]);
+        foreach (var (key, value) in new (string, uint)[]
+                 {
+                     ("block_count", 2), ("context_length", 2048), ("embedding_length", 64), ("feed_forward_length", 187),
+                     ("attention.head_count", 4), ("attention.head_count_kv", 2), ("rope.dimension_count", 12), ("vocab_size", 512),
+                     ("attention.sliding_window", 2048), ("rope.scaling.original_context_length", 512),
+                 })
+            Assert.Equal(value, m["phi3." + key]);
+        Assert.Equal((1e-5f, 10000f), (m["phi3.attention.layer_norm_rms_epsilon"], m["phi3.rope.freq_base"]));
+        Assert.Equal((float)Math.Sqrt(1 + Math.Log(2048.0 / 512) / Math.Log(512)), m["phi3.rope.scaling.attn_factor"]);
+        Assert.False(m.ContainsKey("phi3.attention.key_length"));
+
+        // token_embd, output_norm, output, the two factor sets; per layer attn_norm, attn_qkv, attn_output, ffn_norm, ffn_up, ffn_down.
+        Assert.Equal(5 + 2 * 6, tensors.Count);
+        Assert.False(tensors.ContainsKey("blk.0.attn_q.weight"));
+        Assert.Equal([64UL, (4 + 2 * 2) * 16UL], tensors["blk.1.attn_qkv.weight"].Dims);
+        Assert.Equal([64UL, 2 * 187UL], tensors["blk.1.ffn_up.weight"].Dims);
+        Assert.Equal([187UL, 64UL], tensors["blk.1.ffn_down.weight"].Dims);
+        Assert.Equal([64UL, 512UL], tensors["output.weight"].Dims);
+        // Rows as they are: Q, K, V; gate then up (llama.cpp's SwiGLU takes silu of the first half).
+        Assert.Equal(weights["model.layers.1.self_attn.qkv_proj.weight"].data<float>().ToArray(), Values(dir, header, tensors["blk.1.attn_qkv.weight"]));
+        Assert.Equal(weights["model.layers.1.mlp.gate_up_proj.weight"].data<float>().ToArray(), Values(dir, header, tensors["blk.1.ffn_up.weight"]));
+        Assert.Equal(weights["model.layers.1.post_attention_layernorm.weight"].data<float>().ToArray(), Values(dir, header, tensors["blk.1.ffn_norm.weight"]));
+        foreach (var (name, factors) in new[] { ("rope_factors_long.weight", new[] { 1f, 2, 4, 8, 16, 40 }), ("rope_factors_short.weight", [1f, 1.5f, 2, 3, 5, 8]) })
+        {
+            Assert.Equal((GgmlType.F32, 6UL), (tensors[name].Type, Assert.Single(tensors[name].Dims)));
+            Assert.Equal(factors, Values(dir, header, tensors[name]));
+        }
+    }
+
+    [Fact]
+    public void Phi3TiedWithAnExplicitAttentionFactorAndNoWindow()
+    {
+        using var dir = new TempDir();
+        var (header, tensors, _) = ExportVariant(dir, "phi3-long");
+        var m = header.Metadata;
+        Assert.Equal((16u, 1.25f), (m["phi3.rope.scaling.original_context_length"], m["phi3.rope.scaling.attn_factor"]));
+        Assert.False(m.ContainsKey("phi3.attention.sliding_window"));
+        Assert.False(tensors.ContainsKey("output.weight"));                 // tied: llama.cpp's phi3 reuses token_embd
+    }
+
+    [Fact]
+    public void PhiGoesToLlamaCppsPhi2WithLayerNormBiasesAndBiasedProjections()
+    {
+        using var dir = new TempDir();
+        var (header, tensors, weights) = ExportVariant(dir, "phi");
+        var m = header.Metadata;
+        Assert.Equal("phi2", m["general.architecture"]);
+        foreach (var (key, value) in new (string, uint)[]
+                 {
+                     ("block_count", 2), ("context_length", 128), ("embedding_length", 64), ("feed_forward_length", 187),
+                     ("attention.head_count", 4), ("attention.head_count_kv", 2), ("rope.dimension_count", 8), ("vocab_size", 512),
+                 })
+            Assert.Equal(value, m["phi2." + key]);
+        Assert.Equal(1e-5f, m["phi2.attention.layer_norm_epsilon"]);
+        Assert.False(m.ContainsKey("phi2.attention.layer_norm_rms_epsilon"));
+        Assert.DoesNotContain(m.Keys, k => k.StartsWith("phi2.rope.scaling.", StringComparison.Ordinal));
+
+        // token_embd, output_norm and output (weight, bias); per layer attn_norm, attn_q/k/v, attn_output, ffn_up, ffn_down (weight, bias).
+        Assert.Equal(5 + 2 * 14, tensors.Count);
+        Assert.Equal([64UL, 32UL], tensors["blk.1.attn_k.weight"].Dims);
+        Assert.Equal([32UL], tensors["blk.1.attn_k.bias"].Dims);
+        Assert.Equal([64UL, 187UL], tensors["blk.1.ffn_up.weight"].Dims);
+        Assert.Equal([187UL], tensors["blk.1.ffn_up.bias"].Dims);
+        Assert.Equal([512UL], tensors["output.bias"].Dims);
+        foreach (var (gguf, hf) in new[]
+                 {
+                     ("blk.1.attn_q.weight", "model.layers.1.self_attn.q_proj.weight"),            // not permuted: NEOX rotation
+                     ("blk.1.attn_output.bias", "model.layers.1.self_attn.dense.bias"),
+                     ("blk.1.attn_norm.bias", "model.layers.1.input_layernorm.bias"),
+                     ("blk.1.ffn_up.bias", "model.layers.1.mlp.fc1.bias"), ("blk.1.ffn_down.weight", "model.layers.1.mlp.fc2.weight"),
+                     ("output_norm.bias", "model.final_layernorm.bias"), ("output.bias", "lm_head.bias"),
+                 })
+            Assert.Equal(weights[hf].data<float>().ToArray(), Values(dir, header, tensors[gguf]));
+    }
+
+    /// <summary>A Phi-3 or Phi config.json: hidden 64, 4 heads of 16, 2 KV heads.</summary>
+    private static JsonObject PhiConfig(string type) => new()
+    {
+        ["model_type"] = type, ["hidden_size"] = 64, ["intermediate_size"] = 96, ["num_hidden_layers"] = 2,
+        ["num_attention_heads"] = 4, ["num_key_value_heads"] = 2, ["vocab_size"] = 512, ["max_position_embeddings"] = 128,
+        ["tie_word_embeddings"] = false,
+    };
+
+    [Theory]
+    [InlineData("phi3", "head_dim", "32", "head_dim 32 times num_attention_heads 4 differs from hidden_size 64; llama.cpp's phi3 architecture sizes the attention by hidden_size")]
+    [InlineData("phi3", "sliding_window", "64", "sliding_window 64 is shorter than max_position_embeddings 128; llama.cpp's graph for it has no sliding-window attention")]
+    [InlineData("phi3", "hidden_act", "\"gelu_new\"", "hidden_act \"gelu_new\" cannot be exported to GGUF (llama.cpp's graph for phi3 uses silu)")]
+    [InlineData("phi", "head_dim", "32", "head_dim 32 times num_attention_heads 4 differs from hidden_size 64; llama.cpp's phi2 architecture sizes the attention by hidden_size")]
+    [InlineData("phi", "tie_word_embeddings", "true", "tie_word_embeddings true cannot be exported to GGUF (llama.cpp's phi2 architecture reads a separate output weight and bias)")]
+    [InlineData("phi", "hidden_act", "\"gelu\"", "hidden_act \"gelu\" cannot be exported to GGUF (llama.cpp's graph for phi uses gelu_new)")]
+    public void WhatLlamaCppsPhiGraphsWouldRunDifferentlyIsRefusedByName(string type, string key, string json, string message)
+    {
+        using var dir = new TempDir();
+        var config = PhiConfig(type);
+        config[key] = JsonNode.Parse(json);
+        using var merged = new MergedModel(config, []);
+        var e = Assert.Throws<MixLoraException>(() => GgufExporter.Export(merged, Stories260K.Dir, dir.File("x.gguf")));
         Assert.Contains(message, e.Message);
         Assert.False(File.Exists(dir.File("x.gguf")));
     }
