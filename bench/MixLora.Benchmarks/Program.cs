@@ -62,7 +62,8 @@ if (args.Length > 0 && args[0] == "checkpointing")
 }
 if (args.Length > 0 && args[0] == "large-vocab")
 {
-    LargeVocabularyBenchmark.Run(IntOption("--prompt", 512), IntOption("--new-tokens", 8), args.Contains("--output") ? StringOption("--output", "") : null);
+    LargeVocabularyBenchmark.Run(IntOption("--prompt", 512), IntOption("--new-tokens", 8),
+        args.Contains("--phase") ? StringOption("--phase", "") : null, args.Contains("--output") ? StringOption("--output", "") : null);
     return;
 }
 if (args.Length > 0 && args[0] == "generate")

@@ -6,16 +6,17 @@ using MixLora.Benchmarks.Harness;
 namespace MixLora.Benchmarks.TrainStep;
 
 /// <summary>
-/// Runs this benchmark executable again as a worker: a fresh process per measurement, so each variant's peak RSS is
+/// Runs this benchmark executable again as a worker (train-step or another case, <c>verb</c>): a fresh
+/// process per measurement, so each variant's peak RSS is
 /// its own and no allocator cache or JIT state carries over. Its stderr (progress) is streamed to the console; its
 /// result is the JSON on its last stdout line.
 /// </summary>
 public static class WorkerProcess
 {
     public static T Run<T>(string label, IReadOnlyList<string> arguments, int threads,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, string verb = "train-step")
     {
-        var start = StartInfo(arguments, threads);
+        var start = StartInfo(verb, arguments, threads);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new WorkerFailedException($"train-step: could not start worker {label} ({start.FileName})");
         var stderr = new List<string>();
@@ -48,7 +49,7 @@ public static class WorkerProcess
         }
     }
 
-    private static ProcessStartInfo StartInfo(IReadOnlyList<string> arguments, int threads)
+    private static ProcessStartInfo StartInfo(string command, IReadOnlyList<string> arguments, int threads)
     {
         string host = Environment.ProcessPath ?? throw new WorkerFailedException("train-step: the path of this executable is unknown");
         var start = new ProcessStartInfo(host)
@@ -60,7 +61,7 @@ public static class WorkerProcess
         // Started as "dotnet MixLora.Benchmarks.dll": the host needs the assembly before our arguments.
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             start.ArgumentList.Add(Assembly.GetEntryAssembly()?.Location ?? throw new WorkerFailedException("train-step: the entry assembly is unknown"));
-        start.ArgumentList.Add("train-step");
+        start.ArgumentList.Add(command);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         // The peer sets these before torch loads; libtorch's OpenMP pool reads them too, so both sides start alike.
         foreach (var name in new[] { "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS" })

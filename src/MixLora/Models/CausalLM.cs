@@ -13,15 +13,16 @@ namespace MixLora.Models;
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
     private readonly DecoderStack _model;
-    private readonly WeightHolder? _lmHead; // null when tied to the embedding
+    private readonly WeightHolder? _lmHead; // null when tied to the embedding and without a bias
 
     private CausalLM(ModelConfig config, DecoderStack model, Parameter? lmHead, Parameter? lmHeadBias) : base(nameof(CausalLM))
     {
         Config = config;
         _model = model;
         register_module("model", model);
-        if (lmHead is not null)
+        if (lmHead is not null || lmHeadBias is not null)
         {
+            // A tied Phi head keeps its own bias: lm_head then holds the bias alone.
             _lmHead = new WeightHolder("lm_head", lmHead, lmHeadBias);
             register_module("lm_head", _lmHead);
         }
@@ -48,7 +49,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public Parameter EmbedTokens => _model.EmbedTokens;
 
     /// <summary>The output projection [V, H] (the embedding matrix when tied).</summary>
-    public Tensor LmHeadWeight => _lmHead?.Weight ?? _model.EmbedTokens;
+    public Tensor LmHeadWeight => _lmHead?.OptionalWeight ?? (Tensor)_model.EmbedTokens;
 
     /// <summary>The output projection's bias [V] (Phi), or null.</summary>
     public Tensor? LmHeadBias => _lmHead?.Bias;

@@ -11,17 +11,22 @@ namespace MixLora.Models;
 internal sealed class WeightHolder : nn.Module
 {
     // Named as registered: TorchSharp's Module.to(device or dtype) swaps in the moved tensor only for a field of that name.
-    private readonly Parameter weight;
+    private readonly Parameter? weight;
     private readonly Parameter? bias;
 
-    public WeightHolder(string name, Parameter weight, Parameter? bias = null) : base(name)
+    /// <summary>Usually a weight; a tied Phi head holds its bias alone (weight null).</summary>
+    public WeightHolder(string name, Parameter? weight, Parameter? bias = null) : base(name)
     {
         this.weight = weight;
         this.bias = bias;
-        register_parameter("weight", this.weight);
+        if (this.weight is not null) register_parameter("weight", this.weight);
         if (this.bias is not null) register_parameter("bias", this.bias);
     }
 
-    public Parameter Weight => weight;
+    /// <summary>The weight (null only in a bias-only holder).</summary>
+    public Parameter Weight => weight!;
+
+    /// <summary>The weight, or null in a bias-only holder.</summary>
+    public Parameter? OptionalWeight => weight;
     public Parameter? Bias => bias;
 }

@@ -91,6 +91,18 @@ public class ModelFamilyTests
         Assert.True(TensorAssert.MaxAbsDiff(shortRun, actual.narrow(0, 0, 12)) > 1e-3, "the long factors apply to every position");
     }
 
+    [Fact]
+    public void ATiedPhiHeadKeepsItsBias()
+    {
+        using var model = TinyModels.Create(FamilyConfigs.Get("phi") with { TieWordEmbeddings = true }, seed: 5);
+        var names = model.named_parameters().Select(p => p.name).ToList();
+        Assert.Contains("lm_head.bias", names);
+        Assert.DoesNotContain("lm_head.weight", names);
+        using var actual = Logits(model, Ids);
+        using var expected = FamilyReference.Logits(model.Config, Weights(model), Ids).to(ScalarType.Float32);
+        TensorAssert.Close(expected, actual, 1e-5, "tied phi logits");
+    }
+
     [Theory]
     [MemberData(nameof(FamilyFeatures))]
     public void SwitchingOffTheFeatureChangesTheLogits(string family, Feature feature)
