@@ -15,11 +15,13 @@ public static class PretrainedModelDescription
             ("layers", c.NumHiddenLayers.ToString()),
             ("hidden size", c.HiddenSize.ToString()),
             ("FFN intermediate size", c.IntermediateSize.ToString()),
-            ("FFN", c.IsSparseMoe ? $"sparse mixture of {c.LocalExperts} experts, top-{c.ExpertsPerToken} (renormalised)" : "dense"),
+            ("FFN", c.IsSparseMoe ? $"sparse mixture of {c.LocalExperts} experts, top-{c.ExpertsPerToken} (renormalised)"
+                : c.HasFusedProjections ? $"dense, {c.Activation}, fused gate_up_proj (and qkv_proj)"
+                : c.IsPhi ? $"dense, {c.Activation}, fc1/fc2 in parallel with attention" : $"dense, {c.Activation}"),
             ("attention heads / KV heads / head dim", $"{c.NumAttentionHeads} / {c.KeyValueHeads} / {c.HeadDim}"),
             ("vocabulary", c.VocabSize.ToString()),
             ("context (max_position_embeddings)", c.MaxPositionEmbeddings.ToString()),
-            ("RoPE", $"theta {c.RopeBase}" + (c.ModelType == "gemma3_text" ? $" (local layers {c.LocalRopeBase})" : "") + (c.RopeScaling is { } s ? $", scaling {s.EffectiveType} x{s.Factor}" : "")),
+            ("RoPE", Rope(c)),
             ("sliding window", SlidingWindows(c)),
             ("tied embeddings", c.TiedHead ? "yes" : "no"),
             ("parameters", $"{m.Model.ParameterCount():N0}"),
@@ -27,6 +29,20 @@ public static class PretrainedModelDescription
             ("compute dtype / device", $"{m.Options.DType} / {m.Options.Device}"),
             ("tokenizer", $"{t.Kind}, {t.VocabSize} tokens, BOS {Token(t.BosId)}, EOS {Token(t.EosId)}, adds BOS: {(t.AddBos ? "yes" : "no")}"),
         ];
+    }
+
+    /// <summary>Base, rotated share of each head, and scaling: "theta 10000.0, 96 of 128 dims, scaling longrope (...)".</summary>
+    private static string Rope(Config.ModelConfig c)
+    {
+        string text = $"theta {c.RopeBase}" + (c.ModelType == "gemma3_text" ? $" (local layers {c.LocalRopeBase})" : "");
+        if (c.RotaryDim != c.HeadDim) text += $", {c.RotaryDim} of {c.HeadDim} dims";
+        return c.RopeScaling switch
+        {
+            null => text,
+            { EffectiveType: "longrope" } l => text + $", scaling longrope (long factors beyond {c.LongRopeSwitchLength} positions, " +
+                                              $"attention factor {l.AttentionFactor ?? Models.RotaryEmbedding.LongRopeAttentionFactor(c):F4})",
+            var s => text + $", scaling {s.EffectiveType} x{s.Factor}",
+        };
     }
 
     /// <summary>"none", "4096" (every layer), or "4096 on layers 0, 1, 2, 3, 4 (the others global)".</summary>

@@ -120,6 +120,12 @@ public class ModelFamilyTests
     {
         using var model = Model(family);
         using var full = Logits(model, Ids);
+        AssertCachedDecodingMatches(model, full, family);
+    }
+
+    /// <summary>A 4-token prefill then one token at a time (past the window of 5) gives <paramref name="full"/>'s logits.</summary>
+    private static void AssertCachedDecodingMatches(CausalLM model, Tensor full, string family)
+    {
         using var _ = no_grad();
         using var cache = new KvCache(model.Layers.Count);
         const int prompt = 4;   // the remaining 8 steps run past the window of 5
@@ -160,6 +166,19 @@ public class ModelFamilyTests
         using var expected = Logits(written, Ids);
         using var actual = Logits(loaded.Model, Ids);
         TensorAssert.Close(expected, actual, 0, $"{family} reloaded");
+    }
+
+    [Theory]
+    [InlineData("phi3", "FFN", "dense, silu, fused gate_up_proj (and qkv_proj)")]
+    [InlineData("phi3", "RoPE", "theta 10000, 12 of 24 dims, scaling longrope (long factors beyond 16 positions, attention factor 1.2247)")]
+    [InlineData("phi", "FFN", "dense, gelu_new, fc1/fc2 in parallel with attention")]
+    [InlineData("phi", "RoPE", "theta 10000, 8 of 16 dims")]
+    public void InfoDescribesTheFamilysLayout(string family, string key, string expected)
+    {
+        using var dir = new TempDir();
+        using (TinyModelFolder.Write(dir.Path, FamilyConfigs.Get(family), seed: 5)) { }
+        using var loaded = PretrainedModel.Load(dir.Path, new RunOptions());
+        Assert.Contains((key, expected), loaded.Describe());
     }
 
     [Theory]
@@ -205,6 +224,7 @@ public class ModelFamilyTests
             : $"base_model.model.model.layers.1.mlp.{ffnProjection}.lora_A.weight";
         Assert.Contains(expectedName, saved.Keys);
         using var trained = Logits(model, Ids);
+        AssertCachedDecodingMatches(model, trained, $"{family} {peft} adapter");
         adapter.Detach();
         using var reloaded = Adapter.Load(model, dir.Path);
         foreach (var (name, tensor) in reloaded.NamedTensors)
