@@ -3,7 +3,8 @@ using MixLora.Data;
 namespace MixLora.Config;
 
 /// <summary>
-/// The reference's config templates (spec §4.3, LLaMA target names) and its <c>launch.py gen</c> (spec §4.4):
+/// The reference's config templates (spec §4.3: LLaMA target names, and the <c>_phi</c> / <c>_phi3</c> variants with
+/// those families' names) and its <c>launch.py gen</c> (spec §4.4):
 /// one adapter per template adapter × task, named and keyed as the reference does.
 /// </summary>
 /// <remarks>
@@ -17,9 +18,15 @@ namespace MixLora.Config;
 public static class TrainingConfigTemplates
 {
     /// <summary>Template names accepted by <see cref="Template"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mixlora", "mixlora_dynamic", "mixlora_switch", "lora", "dora"];
+    public static IReadOnlyList<string> Names { get; } =
+    [
+        "mixlora", "mixlora_dynamic", "mixlora_switch", "lora", "dora",
+        "mixlora_phi", "mixlora_phi3", "mixlora_dynamic_phi", "mixlora_dynamic_phi3", "lora_phi", "lora_phi3",
+    ];
 
     private static readonly IReadOnlyList<string> LlamaTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj", "up_proj"];
+    private static readonly IReadOnlyList<string> PhiTargets = ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"];
+    private static readonly IReadOnlyList<string> Phi3Targets = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"];
 
     /// <summary>The template config, as the reference's <c>templates/{name}.json</c> would load.</summary>
     /// <exception cref="MixLoraException">Unknown template name.</exception>
@@ -27,16 +34,22 @@ public static class TrainingConfigTemplates
     {
         var peft = name switch
         {
-            "mixlora" => MixLora(AdapterConfig.TopKRouting) with { TopK = 2 },
-            "mixlora_dynamic" => MixLora(AdapterConfig.DynamicRouting) with { TopP = 0.8 },
-            "mixlora_switch" => MixLora(AdapterConfig.SwitchRouting) with { ExpertCapacity = 32 },
-            "lora" => Lora(useDora: false),
-            "dora" => Lora(useDora: true),
+            "mixlora" => MixLora(AdapterConfig.TopKRouting, LlamaTargets) with { TopK = 2 },
+            "mixlora_phi" => MixLora(AdapterConfig.TopKRouting, PhiTargets) with { TopK = 2 },
+            "mixlora_phi3" => MixLora(AdapterConfig.TopKRouting, Phi3Targets) with { TopK = 2 },
+            "mixlora_dynamic" => MixLora(AdapterConfig.DynamicRouting, LlamaTargets) with { TopP = 0.8 },
+            "mixlora_dynamic_phi" => MixLora(AdapterConfig.DynamicRouting, PhiTargets) with { TopP = 0.8 },
+            "mixlora_dynamic_phi3" => MixLora(AdapterConfig.DynamicRouting, Phi3Targets) with { TopP = 0.8 },
+            "mixlora_switch" => MixLora(AdapterConfig.SwitchRouting, LlamaTargets) with { ExpertCapacity = 32 },
+            "lora" => Lora(80, LlamaTargets, useDora: false),
+            "lora_phi" => Lora(80, PhiTargets, useDora: false),
+            "lora_phi3" => Lora(84, Phi3Targets, useDora: false),
+            "dora" => Lora(80, LlamaTargets, useDora: true),
             _ => throw new MixLoraException($"unknown template \"{name}\" (valid: {string.Join(", ", Names)})"),
         };
         var adapter = new AdapterTrainingConfig
         {
-            Name = name.StartsWith("mixlora", StringComparison.Ordinal) ? "mixlora" : name,
+            Name = name.StartsWith("mixlora", StringComparison.Ordinal) ? "mixlora" : name.StartsWith("lora", StringComparison.Ordinal) ? "lora" : name,
             TaskName = "",
             Optim = "adamw",
             SchedulerType = "constant",
@@ -60,14 +73,14 @@ public static class TrainingConfigTemplates
         };
     }
 
-    private static AdapterConfig MixLora(string routing) => new()
+    private static AdapterConfig MixLora(string routing, IReadOnlyList<string> targets) => new()
     {
-        R = 16, LoraAlpha = 32, LoraDropout = 0.05, TargetModules = LlamaTargets, RoutingStrategy = routing, NumExperts = 8,
+        R = 16, LoraAlpha = 32, LoraDropout = 0.05, TargetModules = targets, RoutingStrategy = routing, NumExperts = 8,
     };
 
-    private static AdapterConfig Lora(bool useDora) => new()
+    private static AdapterConfig Lora(int rank, IReadOnlyList<string> targets, bool useDora) => new()
     {
-        R = 80, LoraAlpha = 160, LoraDropout = 0.05, TargetModules = LlamaTargets, UseDora = useDora,
+        R = rank, LoraAlpha = 2 * rank, LoraDropout = 0.05, TargetModules = targets, UseDora = useDora,
     };
 
     /// <summary>

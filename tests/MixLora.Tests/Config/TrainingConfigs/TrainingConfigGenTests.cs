@@ -106,7 +106,7 @@ public class TrainingConfigGenTests
     }
 
     [Theory]
-    [InlineData("mixlora_glm", "boolq", "unknown template \"mixlora_glm\" (valid: mixlora, mixlora_dynamic, mixlora_switch, lora, dora)")]
+    [InlineData("mixlora_glm", "boolq", "unknown template \"mixlora_glm\" (valid: mixlora, mixlora_dynamic, mixlora_switch, lora, dora, mixlora_phi, mixlora_phi3, mixlora_dynamic_phi, mixlora_dynamic_phi3, lora_phi, lora_phi3)")]
     [InlineData("mixlora", "arc-z", "task \"arc-z\" is neither a task key (arc-e, arc-c, boolq, obqa, piqa, siqa, hellaswag, winogrande) nor an existing .json/.jsonl data file")]
     [InlineData("mixlora", "csqa", "task \"csqa\" is a reference task this library does not support")]
     [InlineData("mixlora", "boolq;;piqa", "--tasks \"boolq;;piqa\": expected task keys or data files joined by ';'")]

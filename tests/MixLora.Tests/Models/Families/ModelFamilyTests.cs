@@ -182,6 +182,25 @@ public class ModelFamilyTests
     }
 
     [Theory]
+    [InlineData("lora_phi", "phi", "lora", 80)]
+    [InlineData("mixlora_phi", "phi", "mixlora", 16)]
+    [InlineData("mixlora_dynamic_phi", "phi", "mixlora", 16)]
+    [InlineData("lora_phi3", "phi3", "lora", 84)]
+    [InlineData("mixlora_phi3", "phi3", "mixlora", 16)]
+    [InlineData("mixlora_dynamic_phi3", "phi3", "mixlora", 16)]
+    public void TheReferencesPhiTemplatesFitTheirFamily(string template, string family, string name, int rank)
+    {
+        var adapter = TrainingConfigTemplates.Template(template).Lora[0];
+        Assert.Equal((name, (int?)rank, (int?)(2 * rank)), (adapter.Name, adapter.Adapter.R, adapter.Adapter.LoraAlpha));
+        using var model = Model(family);
+        using var attached = Adapter.Create(model, adapter.Adapter);
+        Assert.True(attached.TrainableParameterCount > 0);
+        // The LLaMA names are not this family's: one error naming the projection, never a silent skip.
+        var error = Assert.ThrowsAny<Exception>(() => Adapter.Create(model, TrainingConfigTemplates.Template("mixlora").Lora[0].Adapter));
+        Assert.Contains($"model_type \"{family}\" has no projection", error.Message);
+    }
+
+    [Theory]
     [InlineData("qwen3", "LORA")]
     [InlineData("qwen3", "MIXLORA")]
     [InlineData("gemma", "MIXLORA")]
