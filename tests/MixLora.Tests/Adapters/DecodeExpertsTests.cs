@@ -21,9 +21,9 @@ public class DecodeExpertsTests
         { "[\"gate_proj\", \"up_proj\", \"down_proj\"]", 6, 600, 320 }, // several work chunks of I and of H, the last ones partial
     };
 
-    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank, int intermediate = 176, int hidden = 64)
+    private static (CausalLM Model, Adapter Adapter) Build(string targets, int rank, int intermediate = 176, int hidden = 64, string family = "llama")
     {
-        var model = TinyModels.Create(TinyModels.Config(hidden: hidden, layers: 2, vocab: 113) with { IntermediateSize = intermediate }, seed: 12);
+        var model = TinyModels.Create(TinyModels.Config(family, hidden: hidden, layers: 2, vocab: 113) with { IntermediateSize = intermediate }, seed: 12);
         var config = AdapterConfig.Parse("{\"peft_type\": \"MIXLORA\", \"routing_strategy\": \"mixlora\", \"num_experts\": 6, \"top_k\": 2, " +
                                          $"\"r\": {rank}, \"lora_alpha\": {2 * rank}, \"lora_dropout\": 0.05, \"target_modules\": {targets}}}", "(test)");
         var adapter = Adapter.Create(model, config, new AdapterOptions { Seed = 3 });
@@ -52,9 +52,16 @@ public class DecodeExpertsTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public void TheBlockEqualsTheGeneralPath(string targets, int rank, int intermediate, int hiddenSize)
+    public void TheBlockEqualsTheGeneralPath(string targets, int rank, int intermediate, int hiddenSize) =>
+        AssertBlockEqualsGeneralPath(Build(targets, rank, intermediate, hiddenSize), hiddenSize);
+
+    [Fact]
+    public void Phi3StackedGateUpExpertsEqualTheGeneralPath() =>
+        AssertBlockEqualsGeneralPath(Build("[\"qkv_proj\", \"gate_up_proj\", \"down_proj\"]", 6, 600, 64, family: "phi3"), 64);
+
+    private static void AssertBlockEqualsGeneralPath((CausalLM Model, Adapter Adapter) built, int hiddenSize)
     {
-        var (model, adapter) = Build(targets, rank, intermediate, hiddenSize);
+        var (model, adapter) = built;
         using var _m = model;
         using var _a = adapter;
         using var _ = no_grad();

@@ -13,7 +13,7 @@ namespace MixLora.Adapters;
 /// kernel computes once for all experts (W1 x, W3 x, and W2 of the weighted mix, as the fused path does). The general
 /// path spends about eighty small libtorch ops per layer on grouping tokens by expert; at one token per row that
 /// bookkeeping, not arithmetic, was the cost. Used only when it is exactly the same function: inference, silu
-/// experts with plain LoRAs, a gated FFN with separate W1 and W3 and no biases, no statistics being recorded.
+/// experts with plain LoRAs, a gated FFN without biases (Phi-3's stacked one included), no statistics being recorded.
 /// </summary>
 internal static class DecodeExperts
 {
@@ -35,7 +35,7 @@ internal static class DecodeExperts
         var routing = logits.data<float>().ToArray();
         unsafe
         {
-            int maxRank = experts.SelectMany(e => new[] { e.GateProj, e.UpProj, e.DownProj }).OfType<LoraLinear>().Select(l => (int)l.LoraA.shape[0]).DefaultIfEmpty(0).Max();
+            int maxRank = experts.SelectMany(e => e.All).Select(l => (int)l.LoraA.shape[0]).DefaultIfEmpty(0).Max();
             var scratch = new float[2 * i + h + 3 * maxRank];                              // g, u (then a) [I]; B₂A₂a [H]; three rank vectors
             fixed (float* work = scratch)
             {
@@ -52,13 +52,13 @@ internal static class DecodeExperts
 
     private static bool Applies(Tensor hidden, int tokens, FeedForward ffn, Tensor routerWeight, IReadOnlyList<ExpertLoras> experts,
         MoeSettings settings, string activation) =>
-        ffn.GateProj is not null && ffn.GateUpProj is null && experts.All(e => e.GateUpProj is null)
+        ffn.GateProj is not null && (ffn.GateUpProj?.Deltas.Count ?? 0) == 0
         && SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK && activation == "silu"
         && hidden.dtype == ScalarType.Float32 && hidden.shape[^1] % 8 == 0 && ffn.GateProj.InFeatures % 8 == 0 && ffn.GateProj.OutFeatures % 8 == 0
         && ffn.GateProj.Bias is null && ffn.UpProj.Bias is null && ffn.DownProj.Bias is null
         && ffn.GateProj.Deltas.Count == 0 && ffn.UpProj.Deltas.Count == 0 && ffn.DownProj.Deltas.Count == 0
         && routerWeight.dtype == ScalarType.Float32 && routerWeight.is_contiguous()
-        && experts.All(e => Plain(e.GateProj) && Plain(e.UpProj) && Plain(e.DownProj));
+        && experts.All(e => e.All.All(lora => Plain(lora)));
 
     private static bool Plain(LoraLinear? lora) =>
         lora is null || (lora.Magnitude is null && !lora.IsDropoutActive && lora.LoraA.dtype == ScalarType.Float32 && lora.LoraB.dtype == ScalarType.Float32
@@ -93,13 +93,17 @@ internal static class DecodeExperts
     /// <summary>
     /// One expert on one token: a = silu(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a. The
     /// rank-sized products A·x run on this thread; the I- and H-sized ones (the LoRA B rows, the activation, the
-    /// down LoRA's A) on the kernel threads, which are idle here otherwise.
+    /// down LoRA's A) on the kernel threads, which are idle here otherwise. Phi-3's one LoRA on the stacked gate_up_proj
+    /// is the gate's and the up's LoRA at once: one A·x, B's first I rows for the gate and the next I for the up.
     /// </summary>
     private static unsafe void AddExpert(ExpertLoras expert, float weight, float* x, float* g0, float* u0, float* mixed, float* downDelta, Scratch s)
     {
         int h = s.H, i = s.I;
-        var gate = Lora(expert.GateProj, x, h, s.Rank(0));
-        var up = Lora(expert.UpProj, x, h, s.Rank(1));
+        LoraRows? gate, up;
+        if (Lora(expert.GateUpProj, x, h, s.Rank(0)) is { } stacked)
+            (gate, up) = (stacked, stacked with { B = (IntPtr)((float*)stacked.B + (long)i * stacked.Rank) });
+        else
+            (gate, up) = (Lora(expert.GateProj, x, h, s.Rank(0)), Lora(expert.UpProj, x, h, s.Rank(1)));
         IntPtr g0p = (IntPtr)g0, u0p = (IntPtr)u0, mixedp = (IntPtr)mixed;
         DecodeWorkers.Run(Chunks(i), c =>
         {
