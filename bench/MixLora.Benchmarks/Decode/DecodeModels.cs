@@ -29,10 +29,10 @@ public sealed class DecodeModels : IDisposable
 
     private readonly PretrainedModel? _folder;
 
-    /// <summary>The random model of <paramref name="shape"/> with a LoRA and a MixLoRA adapter.</summary>
-    public DecodeModels(TrainStepShape shape)
+    /// <summary>The random model of <paramref name="shape"/> and <paramref name="family"/> with a LoRA and a MixLoRA adapter.</summary>
+    public DecodeModels(TrainStepShape shape, string family = "llama")
     {
-        Model = CausalLM.Create(shape.ModelConfig(), new RandomWeightSource(TrainStepWorker.Seed));
+        Model = CausalLM.Create(shape.ModelConfig(family), new RandomWeightSource(TrainStepWorker.Seed));
         Model.eval();
         TokenizerDir = Path.Combine(RunEnvironment.RepoRoot(), "assets", "tokenizers", "llama2");
         var fill = new Generator(TrainStepWorker.Seed + 3);
@@ -68,7 +68,7 @@ public sealed class DecodeModels : IDisposable
 
     private Adapter NewAdapter(string variant, Generator fill)
     {
-        var config = TrainStepVariants.AdapterConfig(variant)!;
+        var config = TrainStepVariants.AdapterConfig(variant, Model.Config.ModelType)!;
         var adapter = Adapter.Create(Model, config, new AdapterOptions { Seed = TrainStepWorker.Seed + 1, ExpertPath = TrainStepVariants.ExpertPath(variant) });
         using (no_grad())
             foreach (var (name, tensor) in adapter.NamedTensors)

@@ -21,6 +21,7 @@ public static class DecodeReport
             ["tool"] = "bench/MixLora.Benchmarks decode (MixLora.NET, TorchSharp)",
             ["date"] = run.Date,
             ["shape_name"] = o.ModelDir is null ? o.Shape.Name : "folder",
+            ["family"] = o.ModelDir is null ? o.Family : null,
             ["shape"] = o.ModelDir is null ? o.Shape.ToJson() : new JsonObject { ["model"] = o.ModelDir, ["adapter"] = o.AdapterDir },
             ["threads"] = o.Threads,
             ["prompt_tokens"] = o.PromptTokens,
@@ -61,7 +62,7 @@ public static class DecodeReport
     {
         var o = run.Options;
         var text = new StringBuilder();
-        text.AppendLine($"## decode, {(o.ModelDir is null ? "shape " + o.Shape.Name : o.ModelDir)}, {o.Threads} threads, prompt {o.PromptTokens} tokens, {o.NewTokens} new tokens");
+        text.AppendLine($"## decode, {(o.ModelDir is null ? $"shape {o.Shape.Name} ({o.Family})" : o.ModelDir)}, {o.Threads} threads, prompt {o.PromptTokens} tokens, {o.NewTokens} new tokens");
         text.AppendLine();
         text.AppendLine($"commit {run.Commit}; load average {RunEnvironment.FormatLoad(run.LoadStart)} at start, {RunEnvironment.FormatLoad(run.LoadEnd)} at end");
         text.AppendLine();

@@ -23,9 +23,9 @@ public static class DecodeSweep
         var date = DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
         var loadStart = RunEnvironment.LoadAverage();
         set_num_threads(o.Threads);
-        Console.WriteLine($"decode: shape {o.Shape.Name}, {get_num_threads()} threads, prompt {o.PromptTokens} tokens, " +
+        Console.WriteLine($"decode: shape {o.Shape.Name} ({o.Family}), {get_num_threads()} threads, prompt {o.PromptTokens} tokens, " +
             $"{o.NewTokens} new tokens, batch 1 and {BigBatch}; 1 warm-up + median of {Repeats}; load average {RunEnvironment.FormatLoad(loadStart)}");
-        using var models = o.ModelDir is null ? new DecodeModels(o.Shape) : new DecodeModels(o.ModelDir, o.AdapterDir);
+        using var models = o.ModelDir is null ? new DecodeModels(o.Shape, o.Family) : new DecodeModels(o.ModelDir, o.AdapterDir);
         // The train-step worker's token seed; batch 1 decodes the first of the 8 prompts.
         using var prompts = randint(0, models.Model.Config.VocabSize, [BigBatch, o.PromptTokens], generator: new Generator(TrainStepWorker.Seed + 2)); // [8, P]
         using var first = prompts.narrow(0, 0, 1);                                                                                   // [8, P] -> [1, P]

@@ -33,11 +33,12 @@ public sealed record TrainStepShape(string Name, int Hidden, int Intermediate, i
     };
 
     /// <summary>A llama config of this shape with an untied LM head (random weights come from the benchmark).</summary>
-    public ModelConfig ModelConfig()
+    /// <summary>The shape as a model of <paramref name="family"/> (llama, or phi3: the same sizes with fused projections).</summary>
+    public ModelConfig ModelConfig(string family = "llama")
     {
         var config = new ModelConfig
         {
-            ModelType = "llama", HiddenSize = Hidden, IntermediateSize = Intermediate, NumHiddenLayers = Layers,
+            ModelType = family, HiddenSize = Hidden, IntermediateSize = Intermediate, NumHiddenLayers = Layers,
             NumAttentionHeads = Heads, NumKeyValueHeads = KvHeads, VocabSize = Vocab, MaxPositionEmbeddings = Math.Max(2048, Seq),
             RmsNormEps = 1e-5, TieWordEmbeddings = false,
         };

@@ -18,10 +18,11 @@ public static class TrainStepVariants
 
     public static bool IsMixLora(string variant) => variant.StartsWith("mixlora_", StringComparison.Ordinal);
 
-    /// <summary>The adapter of a variant, or null for the frozen forward.</summary>
-    public static AdapterConfig? AdapterConfig(string variant)
+    /// <summary>The adapter of a variant (every projection of <paramref name="family"/> targeted), or null for the frozen forward.</summary>
+    public static AdapterConfig? AdapterConfig(string variant, string family = "llama")
     {
-        const string targets = """["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj", "up_proj"]""";
+        var (attention, ffn) = AdapterTargetModules.ForModelType(family);
+        string targets = "[" + string.Join(", ", attention.Concat(ffn).Select(name => $"\"{name}\"")) + "]";
         string? json = variant switch
         {
             "base_fwd" => null,
@@ -33,7 +34,7 @@ public static class TrainStepVariants
         };
         return json is null ? null : Config.AdapterConfig.Parse(json, $"(benchmark adapter {variant})");
 
-        static string MixLora(string routing, string extra) =>
+        string MixLora(string routing, string extra) =>
             $$"""{ "peft_type": "MIXLORA", "routing_strategy": "{{routing}}", "num_experts": {{Experts}}, "top_k": {{TopK}}, "r": {{ExpertRank}}, "lora_alpha": {{ExpertAlpha}}, "lora_dropout": 0.0, "router_aux_loss_coef": {{AuxCoef}}, "router_init_range": 0.02, "target_modules": {{targets}}{{extra}} }""";
     }
 
