@@ -83,14 +83,21 @@ public sealed class RotaryEmbedding : IDisposable
 
     /// <summary>
     /// cos and sin tables for the given positions: [T] or [B, T] -> [1 or B, 1, T, rd] (broadcast over heads). LongRoPE
-    /// uses its long factors when the largest position + 1 exceeds the switch length, as HF decides per forward (so a
-    /// cached sequence that grows past it keeps its earlier keys rotated with the short factors, as HF's does).
+    /// uses its long factors for a row whose largest position + 1 exceeds the switch length, decided per forward as HF
+    /// decides (so a cached sequence that grows past it keeps its earlier keys rotated with the short factors, as HF's
+    /// does). HF takes the largest position of the whole batch; we take each row's, so that a sequence computes the
+    /// same in any batch (a served request does not depend on the requests beside it).
     /// </summary>
     public (Tensor Cos, Tensor Sin) Tables(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var pos = positions.dim() == 1 ? positions.unsqueeze(0) : positions;         // [B?, T]
-        var inv = _longInvFreq is not null && pos.max().item<long>() + 1 > _switchLength ? _longInvFreq : _invFreq;
+        var inv = _invFreq;                                                          // [rd/2]
+        if (_longInvFreq is not null)
+        {
+            var useLong = (pos.amax([-1L], keepdim: true) + 1).gt(_switchLength).unsqueeze(-1); // [B, T] -> [B, 1, 1]
+            inv = where(useLong.to(_invFreq.device), _longInvFreq, _invFreq);        // -> [B, 1, rd/2]
+        }
         if (inv.device != pos.device) inv = inv.to(pos.device);                      // the model moved after it was built
         var angles = pos.to(ScalarType.Float32).unsqueeze(-1) * inv;                // [B, T, 1] * [rd/2] -> [B, T, rd/2]
         var emb = torch.cat([angles, angles], dim: -1).unsqueeze(1);               // [B, T, rd] -> [B, 1, T, rd]

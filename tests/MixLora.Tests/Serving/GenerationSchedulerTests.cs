@@ -73,6 +73,43 @@ public class GenerationSchedulerTests
         }
     }
 
+    [Theory]
+    [InlineData("phi3", "\"qkv_proj\", \"o_proj\", \"gate_up_proj\", \"down_proj\"")]
+    [InlineData("phi", "\"q_proj\", \"v_proj\", \"dense\", \"fc1\", \"fc2\"")]
+    [InlineData("gemma2", "\"q_proj\", \"v_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"")]
+    public async Task OtherFamiliesBatchAcrossAdaptersAsTheyRunAlone(string family, string targets)
+    {
+        // Windows of 5, soft caps, partial rotary, the stacked and ungated FFNs: rows of different lengths and adapters
+        // decoded together in one padded batch must each get what they get alone.
+        using var dir = new TempDir();
+        using (TinyModelFolder.Write(dir.File("model"), Models.Families.FamilyConfigs.Get(family), seed: 4)) { }
+        using var model = PretrainedModel.Load(dir.File("model"), new MixLora.Config.RunOptions());
+        Adapter Random(string peft, int seed)
+        {
+            string json = $"{{\"peft_type\": \"{peft}\", \"r\": 4, \"lora_alpha\": 8, \"lora_dropout\": 0.0, \"target_modules\": [{targets}]" +
+                          (peft == "MIXLORA" ? ", \"routing_strategy\": \"mixlora\", \"num_experts\": 4, \"top_k\": 2" : "") + "}";
+            var adapter = Adapter.Create(model.Model, MixLora.Config.AdapterConfig.Parse(json, "(test)"), new AdapterOptions { Seed = seed });
+            using (no_grad())
+            {
+                var generator = new Generator((ulong)seed);
+                foreach (var (_, p) in adapter.NamedTensors) p.copy_(randn(p.shape, generator: generator) * 0.5);
+            }
+            adapter.SetTraining(false);
+            return adapter;
+        }
+        using var mixlora = Random("MIXLORA", 7);
+        using var lora = Random("LORA", 8);
+        using var scheduler = new GenerationScheduler(model, new Dictionary<string, Adapter> { ["moe"] = mixlora, ["lora"] = lora },
+            new SchedulerOptions { MaxBatch = 8 });
+        string[] names = ["base", "moe", "lora"];
+        var requests = Enumerable.Range(0, 8).Select(i => Greedy(model, Prompts[i % Prompts.Length], names[i % names.Length], 6 + 2 * (i % 4))).ToList();
+        var alone = new List<GenerationResult>();
+        foreach (var request in requests) alone.Add(await scheduler.GenerateAsync(request));
+        var together = await Task.WhenAll(requests.Select(r => scheduler.GenerateAsync(r)));
+        Assert.Equal(alone, together);
+        Assert.NotEqual(alone[0].Text, alone[1].Text);   // the same prompt with and without the MixLoRA adapter
+    }
+
     [Fact]
     public async Task StreamedChunksAddUpAndStopStringsCutTheText()
     {

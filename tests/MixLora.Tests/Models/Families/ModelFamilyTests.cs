@@ -103,6 +103,26 @@ public class ModelFamilyTests
         TensorAssert.Close(expected, actual, 1e-5, "tied phi logits");
     }
 
+    [Fact]
+    public void Phi3RowsOfABatchChooseTheirLongRopeFactorsAlone()
+    {
+        // HF picks the factor set from the largest position in the whole batch; we pick it per row, so a short row
+        // batched beside a long one computes what it computes alone.
+        using var model = Sharpened(Model("phi3"));
+        var longIds = Enumerable.Range(0, FamilyConfigs.LongSequence).Select(i => (long)(i * 29 % FamilyConfigs.Vocab)).ToArray();
+        long[] shortIds = Ids[..9];
+        int pad = longIds.Length - shortIds.Length;
+        using var longAlone = Logits(model, longIds);
+        using var shortAlone = Logits(model, shortIds);
+        using var _ = no_grad();
+        using var ids = stack([tensor(longIds), tensor(new long[pad].Concat(shortIds).ToArray())]);                      // [2, 20]
+        using var mask = stack([ones(longIds.Length, dtype: ScalarType.Int64), tensor(Enumerable.Repeat(0L, pad).Concat(Enumerable.Repeat(1L, 9)).ToArray())]);
+        using var positions = stack([arange(longIds.Length), tensor(Enumerable.Repeat(0L, pad).Concat(Enumerable.Range(0, 9).Select(i => (long)i)).ToArray())]);
+        using var output = model.Forward(ids, mask, positions: positions);
+        TensorAssert.Close(longAlone, output.Logits[0], 1e-5, "long row (long factors)");
+        TensorAssert.Close(shortAlone, output.Logits[1].narrow(0, pad, 9), 1e-5, "short row (short factors)");
+    }
+
     [Theory]
     [MemberData(nameof(FamilyFeatures))]
     public void SwitchingOffTheFeatureChangesTheLogits(string family, Feature feature)
