@@ -32,15 +32,21 @@ public sealed record TrainStepShape(string Name, int Hidden, int Intermediate, i
         ["kv_heads"] = KvHeads, ["vocab"] = Vocab, ["seq"] = Seq, ["batch"] = Batch,
     };
 
-    /// <summary>A llama config of this shape with an untied LM head (random weights come from the benchmark).</summary>
-    /// <summary>The shape as a model of <paramref name="family"/> (llama, or phi3: the same sizes with fused projections).</summary>
+    /// <summary>
+    /// The shape as a model of <paramref name="family"/> (random weights come from the benchmark): llama with an untied
+    /// LM head; phi3, the same sizes with fused projections; gemma3_text, the same sizes with Gemma 3's layers (five
+    /// local, one global), head_dim and query_pre_attn_scalar hidden/heads, and its tied head (as llama.cpp's gemma3
+    /// graph needs).
+    /// </summary>
     public ModelConfig ModelConfig(string family = "llama")
     {
+        bool gemma = family == "gemma3_text";
         var config = new ModelConfig
         {
             ModelType = family, HiddenSize = Hidden, IntermediateSize = Intermediate, NumHiddenLayers = Layers,
             NumAttentionHeads = Heads, NumKeyValueHeads = KvHeads, VocabSize = Vocab, MaxPositionEmbeddings = Math.Max(2048, Seq),
-            RmsNormEps = 1e-5, TieWordEmbeddings = false,
+            RmsNormEps = 1e-5, TieWordEmbeddings = gemma,
+            HeadDimOverride = gemma ? Hidden / Heads : null, QueryPreAttnScalar = gemma ? Hidden / Heads : null,
         };
         config.Validate("(benchmark config)");
         return config;

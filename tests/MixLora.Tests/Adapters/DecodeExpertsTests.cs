@@ -59,6 +59,10 @@ public class DecodeExpertsTests
     public void Phi3StackedGateUpExpertsEqualTheGeneralPath() =>
         AssertBlockEqualsGeneralPath(Build("[\"qkv_proj\", \"gate_up_proj\", \"down_proj\"]", 6, 600, 64, family: "phi3"), 64);
 
+    [Fact]
+    public void GemmaGeluExpertsEqualTheGeneralPath() =>
+        AssertBlockEqualsGeneralPath(Build("[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8, 176, 64, family: "gemma"), 64);
+
     private static void AssertBlockEqualsGeneralPath((CausalLM Model, Adapter Adapter) built, int hiddenSize)
     {
         var (model, adapter) = built;

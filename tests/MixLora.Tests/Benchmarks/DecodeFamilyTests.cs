@@ -19,6 +19,10 @@ public class DecodeFamilyTests
         Assert.Contains(mixLora.NamedTensors, t => t.Key == "mixlora.layers.0.mlp.gate_up_proj.experts.7.lora_B.weight");
         Assert.Contains(models.Configurations.First(c => c.Name == "lora").Adapter!.NamedTensors,
             t => t.Key == "base_model.model.model.layers.1.self_attn.qkv_proj.lora_A.weight");
-        Assert.Contains("--family must be llama or phi3", Assert.Throws<UsageException>(() => DecodeOptions.Parse(["--tiny", "--family", "gemma"])).Message);
+        // Gemma 3 at the same sizes: head_dim and the score scale hidden/heads, five local layers then a global one.
+        var gemma = TrainStepShape.Full.ModelConfig("gemma3_text");
+        Assert.Equal((64, 1 / 8.0, true), (gemma.HeadDim, gemma.AttentionScale, gemma.TiedHead));
+        Assert.Equal([4096, 4096, 4096, 4096, 4096, null, 4096, 4096], gemma.LayerWindows);
+        Assert.Contains("--family must be llama, phi3 or gemma3_text", Assert.Throws<UsageException>(() => DecodeOptions.Parse(["--tiny", "--family", "gemma"])).Message);
     }
 }

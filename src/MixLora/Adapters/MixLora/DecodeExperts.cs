@@ -12,8 +12,9 @@ namespace MixLora.Adapters;
 /// every chosen expert's LoRAs run in plain loops over the tokens, around the frozen projections, which the decode
 /// kernel computes once for all experts (W1 x, W3 x, and W2 of the weighted mix, as the fused path does). The general
 /// path spends about eighty small libtorch ops per layer on grouping tokens by expert; at one token per row that
-/// bookkeeping, not arithmetic, was the cost. Used only when it is exactly the same function: inference, silu
-/// experts with plain LoRAs, a gated FFN without biases (Phi-3's stacked one included), no statistics being recorded.
+/// bookkeeping, not arithmetic, was the cost. Used only when it is exactly the same function: inference, silu or
+/// GELU-tanh (Gemma) experts with plain LoRAs, a gated FFN without biases (Phi-3's stacked one included), no
+/// statistics being recorded.
 /// </summary>
 internal static class DecodeExperts
 {
@@ -40,7 +41,7 @@ internal static class DecodeExperts
             fixed (float* work = scratch)
             {
                 float* X = Ptr(x), G = Ptr(gate), U = Ptr(up), M = Ptr(mixed), D = Ptr(downDelta);
-                var buffers = new Scratch((IntPtr)work, (int)h, (int)i, maxRank);
+                var buffers = new Scratch((IntPtr)work, (int)h, (int)i, maxRank, GeluTanh: activation is "gelu_pytorch_tanh" or "gelu_new");
                 for (int n = 0; n < tokens; n++)
                     foreach (var (expert, weight) in TopK(routing.AsSpan(n * settings.NumExperts, settings.NumExperts), settings.TopK))
                         AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, buffers);
@@ -53,7 +54,8 @@ internal static class DecodeExperts
     private static bool Applies(Tensor hidden, int tokens, FeedForward ffn, Tensor routerWeight, IReadOnlyList<ExpertLoras> experts,
         MoeSettings settings, string activation) =>
         ffn.GateProj is not null && (ffn.GateUpProj?.Deltas.Count ?? 0) == 0
-        && SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK && activation == "silu"
+        && SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK
+        && activation is "silu" or "swish" or "gelu_pytorch_tanh" or "gelu_new"
         && hidden.dtype == ScalarType.Float32 && hidden.shape[^1] % 8 == 0 && ffn.GateProj.InFeatures % 8 == 0 && ffn.GateProj.OutFeatures % 8 == 0
         && ffn.GateProj.Bias is null && ffn.UpProj.Bias is null && ffn.DownProj.Bias is null
         && ffn.GateProj.Deltas.Count == 0 && ffn.UpProj.Deltas.Count == 0 && ffn.DownProj.Deltas.Count == 0
@@ -81,8 +83,11 @@ internal static class DecodeExperts
     /// <summary>Rows per work chunk of the I- and H-sized loops (a multiple of 8, so RowDots groups rows as it would in one call).</summary>
     private const int RowsPerChunk = 256;
 
-    /// <summary>The pinned work buffer: g [I], u [I] (u then holds a), B₂A₂a [H], and the three rank-sized A·x vectors.</summary>
-    private readonly unsafe record struct Scratch(IntPtr Work, int H, int I, int MaxRank)
+    /// <summary>
+    /// The pinned work buffer: g [I], u [I] (u then holds a), B₂A₂a [H], and the three rank-sized A·x vectors; and the
+    /// expert activation (silu, or Gemma's tanh-approximated GELU).
+    /// </summary>
+    private readonly unsafe record struct Scratch(IntPtr Work, int H, int I, int MaxRank, bool GeluTanh)
     {
         public float* G => (float*)Work;
         public float* U => G + I;
@@ -91,7 +96,7 @@ internal static class DecodeExperts
     }
 
     /// <summary>
-    /// One expert on one token: a = silu(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a. The
+    /// One expert on one token: a = act(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a. The
     /// rank-sized products A·x run on this thread; the I- and H-sized ones (the LoRA B rows, the activation, the
     /// down LoRA's A) on the kernel threads, which are idle here otherwise. Phi-3's one LoRA on the stacked gate_up_proj
     /// is the gate's and the up's LoRA at once: one A·x, B's first I rows for the gate and the next I for the up.
@@ -110,7 +115,7 @@ internal static class DecodeExperts
             var (start, count) = Chunk(c, i);
             Adapted(gate, (float*)g0p, s.G, start, count);
             Adapted(up, (float*)u0p, s.U, start, count);
-            SiluProductAccumulate(s.G + start, s.U + start, (float*)mixedp + start, weight, count);   // u := a; mixed += w·a
+            ActivatedProductAccumulate(s.G + start, s.U + start, (float*)mixedp + start, weight, count, s.GeluTanh); // u := a; mixed += w·a
         });
         if (expert.DownProj is not { } down) return;
         int r = (int)down.LoraA.shape[0];
@@ -154,12 +159,15 @@ internal static class DecodeExperts
         for (int j = start; j < start + count; j++) y[j] = y0[j] + l.Scale * y[j];
     }
 
-    /// <summary>u[j] := silu(g[j])·u[j]; mixed[j] += w·u[j], for n values.</summary>
-    private static unsafe void SiluProductAccumulate(float* g, float* u, float* mixed, float weight, int n)
+    /// <summary>u[j] := act(g[j])·u[j]; mixed[j] += w·u[j], for n values; act = silu, or GELU's tanh form 0.5g(1 + tanh(√(2/π)(g + 0.044715g³))).</summary>
+    private static unsafe void ActivatedProductAccumulate(float* g, float* u, float* mixed, float weight, int n, bool geluTanh)
     {
+        const float SqrtTwoOverPi = 0.7978845608f;
         for (int j = 0; j < n; j++)
         {
-            float a = g[j] / (1f + MathF.Exp(-g[j])) * u[j];
+            float x = g[j];
+            float activated = geluTanh ? 0.5f * x * (1f + MathF.Tanh(SqrtTwoOverPi * (x + 0.044715f * x * x * x))) : x / (1f + MathF.Exp(-x));
+            float a = activated * u[j];
             u[j] = a;
             mixed[j] += weight * a;
         }
