@@ -63,6 +63,10 @@ public class DecodeExpertsTests
     public void GemmaGeluExpertsEqualTheGeneralPath() =>
         AssertBlockEqualsGeneralPath(Build("[\"q_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]", 8, 176, 64, family: "gemma"), 64);
 
+    [Fact]
+    public void PhiUngatedExpertsWithBiasesEqualTheGeneralPath() =>
+        AssertBlockEqualsGeneralPath(Build("[\"dense\", \"fc1\", \"fc2\"]", 6, 176, 64, family: "phi"), 64);
+
     private static void AssertBlockEqualsGeneralPath((CausalLM Model, Adapter Adapter) built, int hiddenSize)
     {
         var (model, adapter) = built;

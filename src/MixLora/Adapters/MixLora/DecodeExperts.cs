@@ -13,8 +13,8 @@ namespace MixLora.Adapters;
 /// kernel computes once for all experts (W1 x, W3 x, and W2 of the weighted mix, as the fused path does). The general
 /// path spends about eighty small libtorch ops per layer on grouping tokens by expert; at one token per row that
 /// bookkeeping, not arithmetic, was the cost. Used only when it is exactly the same function: inference, silu or
-/// GELU-tanh (Gemma) experts with plain LoRAs, a gated FFN without biases (Phi-3's stacked one included), no
-/// statistics being recorded.
+/// GELU-tanh (Gemma, Phi) experts with plain LoRAs, any FFN layout (LLaMA's, Phi-3's stacked one, Phi's ungated one
+/// with biases), no statistics being recorded.
 /// </summary>
 internal static class DecodeExperts
 {
@@ -28,9 +28,9 @@ internal static class DecodeExperts
         using var scope = NewDisposeScope();
         var x = hidden.reshape(tokens, h).contiguous();                                   // [B, T, H] -> [N, H]
         var logits = SmallBatchLinear.Linear(x, routerWeight);                            // [N, E] fp32
-        var gate = ffn.GateProj!.ForwardBase(x);                                          // [N, I]
+        var gate = ffn.GateProj?.ForwardBase(x);                                          // [N, I]; none in Phi's ungated FFN
         var up = ffn.UpProj.ForwardBase(x);                                               // [N, I]
-        long i = gate.shape[1];
+        long i = up.shape[1];
         var mixed = zeros(tokens, i);                                                     // [N, I]: Σₖ wₖ aₖ
         var downDelta = zeros(tokens, h);                                                 // [N, H]: Σₖ wₖ s B₂A₂ aₖ
         var routing = logits.data<float>().ToArray();
@@ -40,25 +40,25 @@ internal static class DecodeExperts
             var scratch = new float[2 * i + h + 3 * maxRank];                              // g, u (then a) [I]; B₂A₂a [H]; three rank vectors
             fixed (float* work = scratch)
             {
-                float* X = Ptr(x), G = Ptr(gate), U = Ptr(up), M = Ptr(mixed), D = Ptr(downDelta);
+                float* X = Ptr(x), G = gate is null ? null : Ptr(gate), U = Ptr(up), M = Ptr(mixed), D = Ptr(downDelta);
                 var buffers = new Scratch((IntPtr)work, (int)h, (int)i, maxRank, GeluTanh: activation is "gelu_pytorch_tanh" or "gelu_new");
                 for (int n = 0; n < tokens; n++)
                     foreach (var (expert, weight) in TopK(routing.AsSpan(n * settings.NumExperts, settings.NumExperts), settings.TopK))
-                        AddExpert(experts[expert], weight, X + n * h, G + n * i, U + n * i, M + n * i, D + n * h, buffers);
+                        AddExpert(experts[expert], weight, X + n * h, G == null ? null : G + n * i, U + n * i, M + n * i, D + n * h, buffers);
             }
         }
+        // A down_proj bias enters once: the routing weights of a token sum to one, so Σₖ wₖ (W₂aₖ + b) = W₂ Σₖ wₖaₖ + b.
         var output = ffn.DownProj.ForwardBase(mixed).add_(downDelta);                   // [N, I] -> [N, H]
         return new FeedForwardOutput(output.view(hidden.shape).MoveToOuterDisposeScope(), logits.MoveToOuterDisposeScope());
     }
 
     private static bool Applies(Tensor hidden, int tokens, FeedForward ffn, Tensor routerWeight, IReadOnlyList<ExpertLoras> experts,
         MoeSettings settings, string activation) =>
-        ffn.GateProj is not null && (ffn.GateUpProj?.Deltas.Count ?? 0) == 0
-        && SmallBatchLinear.AppliesTo(tokens, ffn.GateProj.Weight) && settings.Strategy == RoutingStrategy.TopK
+        SmallBatchLinear.AppliesTo(tokens, ffn.UpProj.Weight) && settings.Strategy == RoutingStrategy.TopK
         && activation is "silu" or "swish" or "gelu_pytorch_tanh" or "gelu_new"
-        && hidden.dtype == ScalarType.Float32 && hidden.shape[^1] % 8 == 0 && ffn.GateProj.InFeatures % 8 == 0 && ffn.GateProj.OutFeatures % 8 == 0
-        && ffn.GateProj.Bias is null && ffn.UpProj.Bias is null && ffn.DownProj.Bias is null
-        && ffn.GateProj.Deltas.Count == 0 && ffn.UpProj.Deltas.Count == 0 && ffn.DownProj.Deltas.Count == 0
+        && hidden.dtype == ScalarType.Float32 && hidden.shape[^1] % 8 == 0 && ffn.UpProj.InFeatures % 8 == 0 && ffn.UpProj.OutFeatures % 8 == 0
+        && (ffn.GateUpProj?.Deltas.Count ?? 0) == 0 && (ffn.GateProj?.Deltas.Count ?? 0) == 0
+        && ffn.UpProj.Deltas.Count == 0 && ffn.DownProj.Deltas.Count == 0
         && routerWeight.dtype == ScalarType.Float32 && routerWeight.is_contiguous()
         && experts.All(e => e.All.All(lora => Plain(lora)));
 
@@ -96,7 +96,7 @@ internal static class DecodeExperts
     }
 
     /// <summary>
-    /// One expert on one token: a = act(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x); mixed += w·a; downDelta += w·s₂B₂A₂a. The
+    /// One expert on one token: a = act(g0 + s₁B₁A₁x) ⊙ (u0 + s₃B₃A₃x) (ungated, g0 null: act(u0 + s₃B₃A₃x)); mixed += w·a; downDelta += w·s₂B₂A₂a. The
     /// rank-sized products A·x run on this thread; the I- and H-sized ones (the LoRA B rows, the activation, the
     /// down LoRA's A) on the kernel threads, which are idle here otherwise. Phi-3's one LoRA on the stacked gate_up_proj
     /// is the gate's and the up's LoRA at once: one A·x, B's first I rows for the gate and the next I for the up.
@@ -113,9 +113,9 @@ internal static class DecodeExperts
         DecodeWorkers.Run(Chunks(i), c =>
         {
             var (start, count) = Chunk(c, i);
-            Adapted(gate, (float*)g0p, s.G, start, count);
+            if (g0p != IntPtr.Zero) Adapted(gate, (float*)g0p, s.G, start, count);
             Adapted(up, (float*)u0p, s.U, start, count);
-            ActivatedProductAccumulate(s.G + start, s.U + start, (float*)mixedp + start, weight, count, s.GeluTanh); // u := a; mixed += w·a
+            ActivatedProductAccumulate(g0p == IntPtr.Zero ? null : s.G + start, s.U + start, (float*)mixedp + start, weight, count, s.GeluTanh); // u := a; mixed += w·a
         });
         if (expert.DownProj is not { } down) return;
         int r = (int)down.LoraA.shape[0];
@@ -159,15 +159,18 @@ internal static class DecodeExperts
         for (int j = start; j < start + count; j++) y[j] = y0[j] + l.Scale * y[j];
     }
 
-    /// <summary>u[j] := act(g[j])·u[j]; mixed[j] += w·u[j], for n values; act = silu, or GELU's tanh form 0.5g(1 + tanh(√(2/π)(g + 0.044715g³))).</summary>
+    /// <summary>
+    /// u[j] := act(g[j])·u[j] (ungated, g null: act(u[j])); mixed[j] += w·u[j], for n values; act = silu, or GELU's
+    /// tanh form 0.5g(1 + tanh(√(2/π)(g + 0.044715g³))).
+    /// </summary>
     private static unsafe void ActivatedProductAccumulate(float* g, float* u, float* mixed, float weight, int n, bool geluTanh)
     {
         const float SqrtTwoOverPi = 0.7978845608f;
         for (int j = 0; j < n; j++)
         {
-            float x = g[j];
+            float x = g == null ? u[j] : g[j];
             float activated = geluTanh ? 0.5f * x * (1f + MathF.Tanh(SqrtTwoOverPi * (x + 0.044715f * x * x * x))) : x / (1f + MathF.Exp(-x));
-            float a = activated * u[j];
+            float a = g == null ? activated : activated * u[j];
             u[j] = a;
             mixed[j] += weight * a;
         }
