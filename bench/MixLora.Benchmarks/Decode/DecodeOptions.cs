@@ -20,17 +20,18 @@ public sealed record DecodeOptions
     public string? Gguf { get; init; }
     public bool LlamaCpp { get; init; } = true;
 
-    /// <summary>The random model's family: llama, phi3 or gemma3_text (see <see cref="TrainStepShape.ModelConfig"/>).</summary>
+    /// <summary>The random model's family: llama, phi3, gemma3_text or phi (see <see cref="TrainStepShape.ModelConfig"/>).</summary>
     public string Family { get; init; } = "llama";
 
     public static string Usage => """
         decode: inference speed of base, LoRA (r=80) and MixLoRA fused (E=8 top-2 r=16) at a train-step shape (random weights),
                 and of llama.cpp (LLamaSharp) on the same base model exported as an f32 GGUF
           --quick | --full        shape (default --full: hidden 1024, 8 layers, vocab 32000)
-          --family llama|phi3|gemma3_text
+          --family llama|phi3|gemma3_text|phi
                                   the random model's family (default llama; phi3: fused qkv_proj and gate_up_proj,
                                   adapters on qkv_proj, o_proj, gate_up_proj, down_proj; gemma3_text: Gemma 3's
-                                  layers, GeGLU experts, tied head)
+                                  layers, GeGLU experts, tied head; phi: LayerNorm, parallel block, half-rotary heads,
+                                  biased fc1/fc2 experts)
           --model DIR             measure this Hugging Face folder instead (base model, plus --adapter DIR when given)
           --adapter DIR           with --model: the adapter measured beside the base
           --gguf FILE             the GGUF of the same base model for llama.cpp (default: exported by the benchmark)
@@ -64,8 +65,8 @@ public sealed record DecodeOptions
             LlamaCpp = !options.Flag("--no-llama-cpp"),
             Family = options.String("--family") ?? "llama",
         };
-        if (parsed.Family is not ("llama" or "phi3" or "gemma3_text"))
-            throw options.Error($"--family must be llama, phi3 or gemma3_text, got \"{parsed.Family}\"");
+        if (parsed.Family is not ("llama" or "phi3" or "gemma3_text" or "phi"))
+            throw options.Error($"--family must be llama, phi3, gemma3_text or phi, got \"{parsed.Family}\"");
         if (parsed.AdapterDir is not null && parsed.ModelDir is null) throw options.Error("--adapter needs --model (the random models come with their own adapters)");
         int context = parsed.ModelDir is null ? shape.ModelConfig().MaxPositionEmbeddings : int.MaxValue;
         if (parsed.PromptTokens + parsed.NewTokens + 1 > context)

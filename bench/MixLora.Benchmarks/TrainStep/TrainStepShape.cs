@@ -36,7 +36,8 @@ public sealed record TrainStepShape(string Name, int Hidden, int Intermediate, i
     /// The shape as a model of <paramref name="family"/> (random weights come from the benchmark): llama with an untied
     /// LM head; phi3, the same sizes with fused projections; gemma3_text, the same sizes with Gemma 3's layers (five
     /// local, one global), head_dim and query_pre_attn_scalar hidden/heads, and its tied head (as llama.cpp's gemma3
-    /// graph needs).
+    /// graph needs); phi, the same sizes with Phi-2's layout (LayerNorm, parallel block, half of each head rotated,
+    /// biases, gelu_new).
     /// </summary>
     public ModelConfig ModelConfig(string family = "llama")
     {

@@ -23,6 +23,6 @@ public class DecodeFamilyTests
         var gemma = TrainStepShape.Full.ModelConfig("gemma3_text");
         Assert.Equal((64, 1 / 8.0, true), (gemma.HeadDim, gemma.AttentionScale, gemma.TiedHead));
         Assert.Equal([4096, 4096, 4096, 4096, 4096, null, 4096, 4096], gemma.LayerWindows);
-        Assert.Contains("--family must be llama, phi3 or gemma3_text", Assert.Throws<UsageException>(() => DecodeOptions.Parse(["--tiny", "--family", "gemma"])).Message);
+        Assert.Contains("--family must be llama, phi3, gemma3_text or phi", Assert.Throws<UsageException>(() => DecodeOptions.Parse(["--tiny", "--family", "gemma"])).Message);
     }
 }
