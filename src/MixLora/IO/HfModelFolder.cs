@@ -25,6 +25,7 @@ public static class HfModelFolder
             throw new MixLoraException($"{directory}: model folder not found (expected a folder with config.json and weights)");
         options.Apply();
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
+        var generation = GenerationConfig.Load(directory);                      // checked before the weights are read
         var dtype = options.ScalarType;
         var device = options.TorchDevice;
         var (tensors, description) = LoadWeights(directory, dtype);
@@ -53,7 +54,7 @@ public static class HfModelFolder
         if (device.type != DeviceType.CPU) model.to(device);
         model.eval();
         var tokenizer = TokenizerLoader.FromFolder(directory);
-        return new PretrainedModel(directory, config, model, tokenizer, options, description);
+        return new PretrainedModel(directory, config, model, tokenizer, options, description, generation);
     }
 
     /// <summary>Loads all weight tensors of the folder in <paramref name="dtype"/>, and says which files they came from.</summary>
