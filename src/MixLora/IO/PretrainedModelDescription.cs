@@ -28,6 +28,8 @@ public static class PretrainedModelDescription
             ("stored weights", m.WeightsDescription),
             ("compute dtype / device", $"{m.Options.DType} / {m.Options.Device}"),
             ("tokenizer", $"{t.Kind}, {t.VocabSize} tokens, BOS {Token(t.BosId)}, EOS {Token(t.EosId)}, adds BOS: {(t.AddBos ? "yes" : "no")}"),
+            ("generation stops at", string.Join(", ", m.StopIds.Select(id => Token(id))) +
+                                    (m.Generation is null ? "" : $" (with {Config.GenerationConfig.FileName})")),
         ];
     }
 

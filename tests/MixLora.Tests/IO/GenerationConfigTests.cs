@@ -21,6 +21,7 @@ public class GenerationConfigTests
         using var model = PretrainedModel.Load(Folder(dir, "{\"bos_token_id\": 1, \"eos_token_id\": [2, 7, 9], \"do_sample\": true}"));
         Assert.Equal([2, 7, 9], model.Generation!.EosTokenIds);
         Assert.Superset(new HashSet<int> { 2, 7, 9 }, model.StopIds.ToHashSet());
+        Assert.Contains(model.Describe(), row => row.Key == "generation stops at" && row.Value.StartsWith("2 (</s>), 7 (") && row.Value.EndsWith("(with generation_config.json)"));
 
         using var single = new TempDir();
         using var one = PretrainedModel.Load(Folder(single, "{\"eos_token_id\": 11}"));
