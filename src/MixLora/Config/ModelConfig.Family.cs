@@ -73,6 +73,24 @@ public sealed partial record ModelConfig
     /// <summary>Phi-3 LongRoPE's switch point: original_max_position_embeddings (Phi3Config's default 4096).</summary>
     [JsonIgnore] public int LongRopeSwitchLength => OriginalMaxPositionEmbeddings ?? 4096;
 
+    /// <summary>
+    /// Phi-3 LongRoPE's cos/sin multiplier: rope_scaling.attention_factor, else HF's default for Phi-3,
+    /// √(1 + ln s / ln original) with s = max_position_embeddings / original_max_position_embeddings (1 when s ≤ 1);
+    /// null without LongRoPE.
+    /// </summary>
+    [JsonIgnore] public double? LongRopeAttentionFactor => RopeScaling is { EffectiveType: "longrope" } longRope
+        ? longRope.AttentionFactor ?? DefaultLongRopeAttentionFactor
+        : null;
+
+    private double DefaultLongRopeAttentionFactor
+    {
+        get
+        {
+            double scale = (double)MaxPositionEmbeddings / LongRopeSwitchLength;
+            return scale <= 1 ? 1 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(LongRopeSwitchLength));
+        }
+    }
+
     /// <summary>Training dropout on each block's outputs (Phi-3, Phi).</summary>
     [JsonIgnore] public double ResidualDropout => ResidPdrop ?? 0;
 

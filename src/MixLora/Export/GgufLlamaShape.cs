@@ -116,14 +116,6 @@ internal sealed class GgufLlamaShape
     public static readonly IReadOnlyList<string> SupportedTypes = ["llama", "mistral", "mixtral", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "phi"];
 
     /// <summary>
-    /// Phi-3 LongRoPE: the cos/sin multiplier our model (as Hugging Face) uses, rope_scaling.attention_factor or its
-    /// default. llama.cpp multiplies its rotation by phi3.rope.scaling.attn_factor. Null without LongRoPE.
-    /// </summary>
-    private double? LongRopeAttentionFactor => Config.RopeScaling is { EffectiveType: "longrope" } s
-        ? s.AttentionFactor ?? Models.RotaryEmbedding.LongRopeAttentionFactor(Config)
-        : null;
-
-    /// <summary>
     /// llama.cpp's gemma3 graph fixes what Gemma 3's config may vary: every sixth layer global, local layers rotated with
     /// base 10,000 and no scaling, scores scaled by head_dim^−½, no soft caps.
     /// </summary>
@@ -177,7 +169,8 @@ internal sealed class GgufLlamaShape
             // llama.cpp rotates with the long factors when its context (n_ctx per sequence) exceeds this length, with the
             // short ones otherwise; our model (as Hugging Face) when the sequence does.
             yield return new($"{Arch}.rope.scaling.original_context_length", (uint)c.LongRopeSwitchLength);
-            if (LongRopeAttentionFactor is { } attnFactor)
+            // llama.cpp multiplies its rotation by attn_factor: the multiplier our model (as Hugging Face) uses.
+            if (c.LongRopeAttentionFactor is { } attnFactor)
                 yield return new($"{Arch}.rope.scaling.attn_factor", (float)attnFactor);
         }
         if (Arch == "gemma2")

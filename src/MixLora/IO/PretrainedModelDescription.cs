@@ -41,8 +41,8 @@ public static class PretrainedModelDescription
         return c.RopeScaling switch
         {
             null => text,
-            { EffectiveType: "longrope" } l => text + $", scaling longrope (long factors beyond {c.LongRopeSwitchLength} positions, " +
-                                              $"attention factor {l.AttentionFactor ?? Models.RotaryEmbedding.LongRopeAttentionFactor(c):F4})",
+            { EffectiveType: "longrope" } => text + $", scaling longrope (long factors beyond {c.LongRopeSwitchLength} positions, " +
+                                            $"attention factor {c.LongRopeAttentionFactor:F4})",
             var s => text + $", scaling {s.EffectiveType} x{s.Factor}",
         };
     }

@@ -28,7 +28,7 @@ public sealed class RotaryEmbedding : IDisposable
             _longInvFreq = torch.tensor(LongRopeFrequencies(dim, config.RopeBase, longRope.LongFactor!), dtype: ScalarType.Float32, device: device)
                 .DetachFromDisposeScope();
             _switchLength = config.LongRopeSwitchLength;
-            _attentionFactor = longRope.AttentionFactor ?? LongRopeAttentionFactor(config);
+            _attentionFactor = config.LongRopeAttentionFactor!.Value;
         }
         else inv = InverseFrequencies(dim, config.RopeBase, config.RopeScaling);
         _invFreq = torch.tensor(inv, dtype: ScalarType.Float32, device: device).DetachFromDisposeScope();
@@ -37,16 +37,6 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>LongRoPE: inv_freq_i = 1 / (factor_i · θ^(2i/d)).</summary>
     private static float[] LongRopeFrequencies(int dim, double theta, IReadOnlyList<double> factors) =>
         Enumerable.Range(0, dim / 2).Select(i => (float)(1.0 / ((float)factors[i] * Math.Pow(theta, (float)(2 * i) / dim)))).ToArray();
-
-    /// <summary>
-    /// LongRoPE's default cos/sin multiplier, as HF derives it for Phi-3: s = max_position_embeddings /
-    /// original_max_position_embeddings; √(1 + ln s / ln original) when s > 1, else 1.
-    /// </summary>
-    public static double LongRopeAttentionFactor(ModelConfig config)
-    {
-        double scale = (double)config.MaxPositionEmbeddings / config.LongRopeSwitchLength;
-        return scale <= 1 ? 1 : Math.Sqrt(1 + Math.Log(scale) / Math.Log(config.LongRopeSwitchLength));
-    }
 
     /// <summary>
     /// inv_freq_i = θ^(−2i/d), optionally rescaled as LLaMA 3.x does (long wavelengths divided by factor) or linearly
